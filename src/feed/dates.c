@@ -13,6 +13,7 @@
  * timegm(), so the result never depends on the process's TZ or locale.
  */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "feed/feed.h"

@@ -14,6 +14,7 @@
  * many feeds put plain text in <description>, and the parser is the costly
  * part of ingesting a feed.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <libxml/HTMLparser.h>

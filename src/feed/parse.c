@@ -22,6 +22,7 @@
  */
 #include <ctype.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libxml/encoding.h>
@@ -100,7 +101,8 @@ void tb_pf_item_finish(tb_item *it, tb_item_draft *d)
     /* title: plain text for everyone */
     if (d->title) {
         tb_buf b = {0};
-        if (d->title_html || strchr(d->title, '<') || strchr(d->title, '&'))
+        if (d->title_html ||
+            (!d->title_plain && (strchr(d->title, '<') || strchr(d->title, '&'))))
             tb_html_to_text(d->title, strlen(d->title), &b, NULL);
         else
             tb_text_collapse(d->title, strlen(d->title), &b);
@@ -371,6 +373,10 @@ int tb_feed_parse(const char *data, size_t len, const char *url, const char *cha
                               n == 0 ? "the document is empty" : "no markup in the document");
         if (p[i] == '{')
             return tb_feed_parse_json(p + i, n - i, url, out, err);
+        if (tb_feed_looks_html(p + i, n - i, NULL))
+            return tb_err_set(err, TB_EFORMAT,
+                              "not a feed: this is an HTML page (feed discovery can find "
+                              "the feeds it links to)");
         p += i;
         n -= i;
     }

@@ -17,7 +17,8 @@ typedef struct tb_item_draft {
     char *guid;        /* guid / id / rdf:about: the preferred stable key */
     char *link;        /* resolved absolute URL */
     char *title;       /* as found: HTML when title_html, else plain text */
-    bool title_html;
+    bool title_html;   /* title is markup (Atom type=html/xhtml) */
+    bool title_plain;  /* title is certainly text (Atom type=text); else guess */
     char *html;        /* content as HTML */
     char *author;
     tb_buf tags;       /* ", "-joined */

@@ -7,6 +7,7 @@
  * mismatches (a number where a string belongs) are ignored field by field
  * rather than failing the feed, as with XML in recover mode.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>

@@ -17,6 +17,7 @@
  * libxml2 without XML_PARSE_NOENT/DTDLOAD never fetches external ones).
  */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libxml/parser.h>
@@ -429,8 +430,10 @@ static void atom_entry(px *x, xmlNode *entry)
             continue;
         const char *k = qkey(x, n, kb, sizeof kb);
         if (IS(k, "title")) {
-            if (!d.title)
+            if (!d.title) {
                 d.title = atom_text(x, n, &d.title_html);
+                d.title_plain = !d.title_html;
+            }
         } else if (IS(k, "id")) {
             set_str(&d.guid, text_of(n));
         } else if (IS(k, "link")) {
