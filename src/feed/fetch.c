@@ -33,12 +33,13 @@
 void tb_fetch_opts_default(struct tb_fetch_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->timeout = 30;
+    o->timeout = 20;
+    o->connect_timeout = 10;
     o->max_bytes = 10 * 1024 * 1024;
     o->max_redirects = 5;
     o->per_host = 2;
     o->max_failures = 10;
-    o->interval = 3600;
+    o->interval = 1800;
     o->allow_hosts = NULL;
     o->user_agent = NULL;
 }
@@ -171,7 +172,7 @@ int tb_fetch(const char *url, const char *etag, const char *last_modified,
         free(h);
     }
     hop_ctx h = {.allow = allow, .body = &r->body, .max_bytes = o->max_bytes};
-    double timeout = o->timeout > 0 ? o->timeout : 30;
+    double timeout = o->timeout > 0 ? o->timeout : 20;
     double deadline = tb_mono() + timeout;
     curl_easy_setopt(c, CURLOPT_USERAGENT, o->user_agent && *o->user_agent ? o->user_agent
                                                                            : TB_USER_AGENT);
@@ -185,7 +186,9 @@ int tb_fetch(const char *url, const char *etag, const char *last_modified,
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &h);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(TB_MIN(timeout, 10.0) * 1000));
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 
+                     (long)(TB_MIN(timeout, o->connect_timeout > 0 ? o->connect_timeout : 10.0) *
+                            1000));
     if (o->max_bytes)
         curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
     char *cur = tb_strdup(url);
@@ -194,20 +197,21 @@ int tb_fetch(const char *url, const char *etag, const char *last_modified,
         /* the hop's URL: scheme and host checked before any connection */
         char *scheme = NULL, *host = NULL, *port = NULL;
         if (curl_url_set(u, CURLUPART_URL, cur, 0) != CURLUE_OK ||
-            curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-            curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-            curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+            curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK) {
             tb_err_set(err, TB_EINVAL, "not a valid URL: \"%s\"", cur);
             curl_free(scheme);
-            curl_free(host);
-            curl_free(port);
             break;
         }
         bool ok_scheme = tb_str_eq_nocase(scheme, "http") || tb_str_eq_nocase(scheme, "https");
+        curl_free(scheme);
         if (!ok_scheme) {
             tb_err_set(err, TB_ENET, "refused %s: only http and https URLs are fetched%s", cur,
                        hop ? " (reached by a redirect)" : "");
-            curl_free(scheme);
+            break;
+        }
+        if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+            tb_err_set(err, TB_EINVAL, "not a valid URL (no host): \"%s\"", cur);
             curl_free(host);
             curl_free(port);
             break;
@@ -221,7 +225,6 @@ int tb_fetch(const char *url, const char *etag, const char *last_modified,
             hostbuf[hl - 2] = '\0';
         }
         h.host_allowed = tb_allowlist_host(allow, hostbuf, atoi(port));
-        curl_free(scheme);
         curl_free(host);
         curl_free(port);
         h.refused = false;

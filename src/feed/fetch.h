@@ -19,7 +19,8 @@
 #define TB_USER_AGENT "tastebud/" TB_VERSION " (self-hosted feed recommender)"
 
 struct tb_fetch_opts {
-    double timeout;          /* fetch_timeout: whole transfer, seconds (connect: min(10, this)) */
+    double timeout;          /* fetch_timeout: whole transfer incl. redirects, seconds */
+    double connect_timeout;  /* fetch_connect_timeout: seconds to connect */
     size_t max_bytes;        /* fetch_max_bytes: body limit after decompression */
     int max_redirects;       /* fetch_max_redirects */
     int per_host;            /* fetch_per_host: concurrent fetches per host */
