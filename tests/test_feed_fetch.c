@@ -352,3 +352,61 @@ Test(feed_ssrf, allow_list)
     cr_assert(!tb_allowlist_addr(a, (struct sockaddr *)&s));
     tb_allowlist_free(a);
 }
+
+/* ------------------------------------------------------------ refresh */
+
+#include "feed/ingest.h"
+
+Test(feed_fetch, refresh_conditional_and_backoff)
+{
+    need_server();
+    char dir[] = "/tmp/tb-refresh-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char *db = tb_path_join(dir, "t.db");
+    tb_err err = {0};
+    tb_store *s = tb_store_open(db, &err);
+    cr_assert_not_null(s, "%s", err.msg);
+    struct tb_fetch_opts o;
+    opts(&o);
+    o.max_failures = 2;
+    o.interval = 600;
+    char *u = url("/feed.xml");
+    int64_t id, bad;
+    cr_assert_eq(tb_store_feed_add(s, u, &id, &err), 0);
+    struct tb_refresh_result r;
+    int64_t t0 = tb_unix_now();
+    cr_assert_eq(tb_feed_refresh(s, id, &o, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(r.n_items, 2);
+    cr_assert_eq(r.n_new, 2);
+    tb_feed f;
+    cr_assert_eq(tb_store_feed_get(s, id, &f, &err), 0);
+    cr_assert_str_eq(f.title, "Served feed");
+    cr_assert_str_eq(f.etag, "\"v1\"");
+    cr_assert_eq(f.ttl, 30 * 60);
+    cr_assert_geq(f.next_fetch, t0 + 1800, "the feed's TTL (30 min) beats the 10 min interval");
+    tb_feed_clear(&f);
+    cr_assert_eq(tb_feed_refresh(s, id, &o, &r, &err), 0, "%s", err.msg);
+    cr_assert(r.not_modified, "second fetch should be a 304");
+    free(u);
+    u = url("/404");
+    cr_assert_eq(tb_store_feed_add(s, u, &bad, &err), 0);
+    cr_assert_eq(tb_feed_refresh(s, bad, &o, &r, &err), -1);
+    cr_assert_eq(tb_store_feed_get(s, bad, &f, &err), 0);
+    cr_assert_eq(f.failures, 1);
+    cr_assert(!f.disabled);
+    cr_assert(f.last_error && strstr(f.last_error, "404"), "%s", f.last_error);
+    cr_assert_geq(f.next_fetch, t0 + 1200); /* 600 * 2^1 */
+    tb_feed_clear(&f);
+    cr_assert_eq(tb_feed_refresh(s, bad, &o, &r, &err), -1);
+    cr_assert(r.disabled);
+    cr_assert_eq(tb_store_feed_get(s, bad, &f, &err), 0);
+    cr_assert(f.disabled);
+    cr_assert_eq(f.failures, 2);
+    tb_feed_clear(&f);
+    free(u);
+    tb_store_close(s);
+    free(db);
+    char *cmd = tb_asprintf("rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+    free(cmd);
+}

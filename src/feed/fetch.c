@@ -28,6 +28,7 @@
 #include <arpa/inet.h>
 
 #include "feed/parse.h"
+#include "util/config.h"
 #include "feed/fetch.h"
 
 void tb_fetch_opts_default(struct tb_fetch_opts *o)
@@ -42,6 +43,20 @@ void tb_fetch_opts_default(struct tb_fetch_opts *o)
     o->interval = 1800;
     o->allow_hosts = NULL;
     o->user_agent = NULL;
+}
+
+void tb_fetch_opts_from_config(struct tb_fetch_opts *o, const tb_config *c)
+{
+    tb_fetch_opts_default(o);
+    o->timeout = tb_config_double(c, "fetch_timeout", o->timeout);
+    o->connect_timeout = tb_config_double(c, "fetch_connect_timeout", o->connect_timeout);
+    o->max_bytes = (size_t)tb_config_int(c, "fetch_max_bytes", (int64_t)o->max_bytes);
+    o->max_redirects = (int)tb_config_int(c, "fetch_max_redirects", o->max_redirects);
+    o->per_host = (int)tb_config_int(c, "fetch_per_host", o->per_host);
+    o->max_failures = (int)tb_config_int(c, "fetch_max_failures", o->max_failures);
+    o->interval = tb_config_int(c, "fetch_interval", o->interval);
+    o->allow_hosts = tb_config_get(c, "fetch_allow_hosts");
+    o->user_agent = tb_config_get(c, "user_agent");
 }
 
 void tb_fetch_result_free(struct tb_fetch_result *r)

@@ -32,6 +32,10 @@ struct tb_fetch_opts {
 
 /* Fill o with the defaults (the same values as config.c's table). */
 void tb_fetch_opts_default(struct tb_fetch_opts *o);
+/* Fill o from the fetch_* and user_agent keys of c. The string fields point
+ * into c, so c must outlive o. */
+struct tb_config;
+void tb_fetch_opts_from_config(struct tb_fetch_opts *o, const struct tb_config *c);
 
 /* What one fetch produced. Strings are owned by the struct (NULL when the
  * server sent none); free with tb_fetch_result_free. */

@@ -238,7 +238,7 @@ int tb_opml_export(tb_store *s, const char *user, const char *rewrite_base, tb_b
                                                   (long long)f[i].id)
                                     : tb_strdup(f[i].url);
         o[i].html_url = tb_strdup(f[i].site_url);
-        o[i].title = tb_strdup(f[i].title);
+        o[i].title = tb_strdup(f[i].title ? f[i].title : f[i].url);
         o[i].category = cats && cats[i] && *cats[i] ? tb_strdup(cats[i]) : NULL;
     }
     char *title = tb_asprintf("tastebud: %s's subscriptions%s", user,
