@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "model/model.h"
+#include "catalogue.h"
 #include "profile.h"
 
 #define EMBED_BATCH 64
@@ -334,5 +335,25 @@ int tb_recommend(tb_store *s, tb_model *m, const char *user, const char *collect
     free(have);
     free(ids);
     tb_profile_free(p);
+    return rc;
+}
+
+int tb_rec_embed_items(tb_store *s, tb_model *m, const int64_t *ids, size_t n,
+                       void (*progress)(size_t done, size_t total, void *ctx), void *ctx,
+                       tb_err *err)
+{
+    /* Chunks of a few batches, so progress moves and memory stays flat. */
+    size_t chunk = EMBED_BATCH * 4;
+    float *vecs = tb_malloc(chunk * m->dim * sizeof(float));
+    bool *have = tb_malloc(chunk * sizeof(bool));
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i += chunk) {
+        size_t c = n - i < chunk ? n - i : chunk;
+        rc = ensure_embeddings(s, m, ids + i, c, vecs, have, NULL, err);
+        if (progress)
+            progress(i + c, n, ctx);
+    }
+    free(vecs);
+    free(have);
     return rc;
 }
