@@ -29,7 +29,7 @@ static const struct tb_eval_method *build_methods(size_t *n)
     if (!done) {
         struct tb_rank_opts d;
         tb_rank_opts_default(&d);
-        m[0] = (struct tb_eval_method){"tastebud (default)", TB_EVAL_OURS, d};
+        m[0] = (struct tb_eval_method){"tastebud (knn 3)", TB_EVAL_OURS, d};
         m[1] = m[0];
         m[1].name = "centroid, auto k";
         m[1].rank.method = TB_RANK_CENTROID;
@@ -39,13 +39,14 @@ static const struct tb_eval_method *build_methods(size_t *n)
         m[3] = m[0];
         m[3].name = "knn (5)";
         m[3].rank.method = TB_RANK_KNN;
+        m[3].rank.knn = 5;
         m[4] = m[0];
         m[4].name = "hybrid";
         m[4].rank.method = TB_RANK_HYBRID;
         m[5] = m[0];
-        m[5].name = "weighted, k=1";
-        m[5].rank.method = TB_RANK_WEIGHTED;
-        m[5].rank.profile.k = 1;
+        m[5].name = "hybrid, k=10";
+        m[5].rank.method = TB_RANK_HYBRID;
+        m[5].rank.profile.k = 10;
         m[6] = (struct tb_eval_method){"baseline: k-means-10", TB_EVAL_KMEANS10, d};
         m[7] = (struct tb_eval_method){"baseline: popularity", TB_EVAL_POPULARITY, d};
         m[8] = (struct tb_eval_method){"baseline: random", TB_EVAL_RANDOM, d};

@@ -83,3 +83,36 @@ int tb_eval_judgements(const float *vecs, size_t dim, const struct tb_judgements
 double tb_eval_auc(const float *score, const int *rel, size_t n);
 
 #endif
+
+/* ------------------------------------------------------------- data files
+ * (eval_data.c). Formats are documented in docs/EVALUATION.md. Loaded
+ * structures own their memory; free with tb_eval_data_free. */
+struct tb_eval_data {
+    size_t ntexts;
+    char **texts;          /* unique texts to embed (rows of the vectors) */
+    /* corpus */
+    int *label;            /* ntexts labels (corpus) */
+    char **label_names;
+    size_t nlabels;
+    /* ratings */
+    struct tb_rating *ratings;
+    size_t nratings;
+    /* judgements */
+    struct tb_judgements j;
+    size_t *jbuf;          /* storage behind j's arrays */
+    int *jlabel;
+};
+void tb_eval_data_free(struct tb_eval_data *d);
+/* JSONL {"id","text","label"}. */
+int tb_eval_load_corpus(const char *path, struct tb_eval_data *d, tb_err *err);
+/* CSV user,item,rating,timestamp (header) + JSONL items {"id","text"}.
+ * Ratings of unknown items are skipped (counted in a warning). */
+int tb_eval_load_ratings(const char *ratings_csv, const char *items_jsonl,
+                         struct tb_eval_data *d, tb_err *err);
+/* JSONL {"liked":[..],"disliked":[..],"target":..,"label":0|1}. */
+int tb_eval_load_judgements(const char *path, struct tb_eval_data *d, tb_err *err);
+
+/* Embed texts with m into out (n x dim), reading/writing a cache file in
+ * cache_dir (NULL: no cache) named by a hash of the model id and texts. */
+int tb_eval_embed(tb_model *m, char *const *texts, size_t n, const char *cache_dir,
+                  float *out, void (*progress)(size_t, size_t, void *), void *ctx, tb_err *err);
