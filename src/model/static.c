@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -63,8 +64,11 @@ static void f16_init(void)
         f16_lut[h] = tb_f16_to_f32((uint16_t)h);
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    have_f16c = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx2") &&
-                __builtin_cpu_supports("fma");
+    /* clang's __builtin_cpu_supports does not know "f16c": ask cpuid (leaf 1,
+     * ecx bit 29). avx2 implies the OS saves the YMM registers. */
+    unsigned a, b, c, d;
+    int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+    have_f16c = f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #endif
 }
 
