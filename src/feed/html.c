@@ -346,7 +346,8 @@ static bool name_in(const char *name, const char *const *list)
 static const unsigned char *find(const unsigned char *p, const unsigned char *end,
                                  const char *needle, size_t n)
 {
-    const unsigned char *f = memmem(p, (size_t)(end - p), needle, n);
+    const unsigned char *f = (const unsigned char *)tb_pf_find((const char *)p,
+                                                               (const char *)end, needle, n);
     return f ? f : end;
 }
 
