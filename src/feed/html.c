@@ -326,21 +326,45 @@ static bool is_name_char(unsigned char c)
     return is_alpha(c) || is_digit(c) || c == '-' || c == ':' || c == '_' || c == '.';
 }
 
-/* Tags whose content is skipped. The first two are raw text in HTML (no
- * markup inside); the others hold markup that is not reading matter. */
-static const char *const skip_tags[] = {"script", "style",  "head", "template", "noscript",
-                                        "iframe", "object", "svg",  "math",     NULL};
-static const char *const inline_tags[] = {"a", "b", "i", "em", "strong", "span", "code",
-                                          "small", "sub", "sup", "u", "abbr", "font", "mark",
-                                          "q", "s", "cite", "tt", "kbd", "var", "big", "strike",
-                                          "del", "ins", "time", "bdi", "bdo", NULL};
+/* What a tag does to the text. */
+enum { T_BLOCK, T_INLINE, T_SKIP, T_RAW };
 
-static bool name_in(const char *name, const char *const *list)
+/* Classify a lower-cased tag name. Inline tags do not separate words; the
+ * content of T_SKIP tags (markup that is not reading matter) and T_RAW
+ * tags (script and style, raw text in HTML) is skipped; everything else,
+ * unknown tags included, separates words. A switch on the first letter
+ * keeps the common block tags (p, div, br, li, img) to one comparison. */
+static int tag_kind(const char *n)
 {
-    for (; *list; list++)
-        if (**list == *name && strcmp(name, *list) == 0)
-            return true;
-    return false;
+#define K(s, k)                                                                              \
+    if (strcmp(n, s) == 0)                                                                   \
+    return k
+    switch (n[0]) {
+    case 'a': K("a", T_INLINE); K("abbr", T_INLINE); break;
+    case 'b': K("b", T_INLINE); K("big", T_INLINE); K("bdi", T_INLINE); K("bdo", T_INLINE); break;
+    case 'c': K("code", T_INLINE); K("cite", T_INLINE); break;
+    case 'd': K("del", T_INLINE); break;
+    case 'e': K("em", T_INLINE); break;
+    case 'f': K("font", T_INLINE); break;
+    case 'h': K("head", T_SKIP); break;
+    case 'i': K("i", T_INLINE); K("ins", T_INLINE); K("iframe", T_SKIP); break;
+    case 'k': K("kbd", T_INLINE); break;
+    case 'm': K("mark", T_INLINE); K("math", T_SKIP); break;
+    case 'n': K("noscript", T_SKIP); break;
+    case 'o': K("object", T_SKIP); break;
+    case 'q': K("q", T_INLINE); break;
+    case 's':
+        K("strong", T_INLINE); K("span", T_INLINE); K("small", T_INLINE); K("sub", T_INLINE);
+        K("sup", T_INLINE); K("s", T_INLINE); K("strike", T_INLINE); K("script", T_RAW);
+        K("style", T_RAW); K("svg", T_SKIP);
+        break;
+    case 't': K("tt", T_INLINE); K("time", T_INLINE); K("template", T_SKIP); break;
+    case 'u': K("u", T_INLINE); break;
+    case 'v': K("var", T_INLINE); break;
+    default: break;
+    }
+#undef K
+    return T_BLOCK;
 }
 
 static const unsigned char *find(const unsigned char *p, const unsigned char *end,
@@ -505,13 +529,10 @@ static const unsigned char *markup(red *r, const unsigned char *p, const unsigne
         }
     }
     q = q < end ? q + 1 : end;
-    if (!close && !self_closed && *name) {
-        if (strcmp(name, "script") == 0 || strcmp(name, "style") == 0)
-            q = skip_content(q, end, name, true);
-        else if (name_in(name, skip_tags))
-            q = skip_content(q, end, name, false);
-    }
-    if (!*name || !name_in(name, inline_tags))
+    int kind = tag_kind(name);
+    if (!close && !self_closed && (kind == T_SKIP || kind == T_RAW))
+        q = skip_content(q, end, name, kind == T_RAW);
+    if (kind != T_INLINE)
         r->space = true;
     return q;
 }
