@@ -17,28 +17,6 @@
 #include "model/model.h"
 #include "model/static.h"
 
-/* Bridge until main.c provides tb_cli_model: a weak definition the lead's
- * strong one replaces at link time (delete this when merging if you like). */
-__attribute__((weak)) tb_model *tb_cli_model(tb_cli *cli, const char *override)
-{
-    if (cli->model)
-        return cli->model;
-    const char *name = override;
-    if (!name || !*name)
-        name = tb_config_get(cli->conf, "model");
-    if (!name || !*name)
-        name = TB_DEFAULT_MODEL;
-    tb_err err = {0};
-    cli->model = tb_model_open(name, cli->data_dir, &err);
-    if (!cli->model) {
-        tb_cli_fail_err(cli, &err);
-        if (!strcmp(name, TB_DEFAULT_MODEL) && err.code == TB_ENOTFOUND)
-            fprintf(stderr, "hint: run scripts/fetch-default-model --data-dir %s\n",
-                    cli->data_dir);
-    }
-    return cli->model;
-}
-
 static void usage(void)
 {
     printf("usage: tastebud model list\n"
