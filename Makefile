@@ -55,6 +55,16 @@ LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS   := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 TEST_OBJS  := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 LIB        := $(BUILD)/libtastebud.a
+
+# The web page (web/*) is compiled into the library: scripts/embed-assets
+# turns the files into a C array table (build/gen/assets.c, src/server).
+WEB_FILES  := $(sort $(wildcard web/*))
+LIB_OBJS   += $(BUILD)/gen/assets.o
+$(BUILD)/gen/assets.c: scripts/embed-assets $(WEB_FILES)
+	@mkdir -p $(dir $@)
+	$(Q)scripts/embed-assets $@ $(WEB_FILES)
+$(BUILD)/gen/assets.o: $(BUILD)/gen/assets.c
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 BIN        ?= bin/tastebud
 GEN        := $(BUILD)/gen/commands.h
 
