@@ -410,7 +410,8 @@ tb_server *tb_server_start(const struct tb_server_opts *o, tb_err *err)
     s->o.base_url = s->base_url;
     if (s->o.jobs)
         s->jobs = tb_jobs_start(s);
-    tb_info("serving on %s (links use %s), %d HTTP threads", listen, s->base_url, s->o.threads);
+    tb_info("serving on %s, port %d (links use %s), %d HTTP threads", listen, s->port,
+            s->base_url, s->o.threads);
     return s;
 }
 
