@@ -643,3 +643,43 @@ Test(serve, background_embedding)
     }
     cr_assert(got, "item %d was never embedded", NITEMS);
 }
+
+/* A real RSS reader reads the filtered feed. */
+Test(serve, newsboat_reads_filtered_feed)
+{
+    if (system("command -v newsboat >/dev/null 2>&1") != 0)
+        cr_skip_test("newsboat is not installed");
+    char u[33], cmd[1024], f[160];
+    new_user(u);
+    snprintf(f, sizeof f, "%s/urls", dir);
+    FILE *fp = fopen(f, "w");
+    cr_assert_not_null(fp);
+    fprintf(fp, "%s/feed/%s/http://fixture.test/nb.xml\n", base, u);
+    fclose(fp);
+    snprintf(f, sizeof f, "%s/nbconfig", dir);
+    fp = fopen(f, "w");
+    fprintf(fp, "reload-threads 1\n");
+    fclose(fp);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && HOME=%s newsboat -u urls -c nb.db -C nbconfig -x reload print-unread "
+             "> nb.out 2>&1",
+             dir, dir);
+    int rc = system(cmd);
+    tb_buf out = {0};
+    snprintf(f, sizeof f, "%s/nb.out", dir);
+    tb_read_file(f, &out, 0, NULL);
+    cr_assert_eq(rc, 0, "newsboat failed: %s", tb_buf_cstr(&out));
+    cr_assert(strstr(tb_buf_cstr(&out), "8 unread articles"), "newsboat says: %s",
+              tb_buf_cstr(&out));
+    tb_buf_free(&out);
+    /* Its cache holds our tracked links, not the originals. */
+    snprintf(cmd, sizeof cmd, "sqlite3 %s/nb.db \"select url from rss_item\" > %s/nb.urls 2>&1",
+             dir, dir);
+    if (system(cmd) == 0) {
+        snprintf(f, sizeof f, "%s/nb.urls", dir);
+        tb_read_file(f, &out, 0, NULL);
+        cr_assert(strstr(tb_buf_cstr(&out), "/r/"), "%s", tb_buf_cstr(&out));
+        cr_assert_null(strstr(tb_buf_cstr(&out), "fixture.test/post"));
+        tb_buf_free(&out);
+    }
+}
