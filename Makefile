@@ -68,6 +68,7 @@ $(BUILD)/gen/assets.o: $(BUILD)/gen/assets.c
 BIN        ?= bin/tastebud
 GEN        := $(BUILD)/gen/commands.h
 
+.PHONY: e2e
 .PHONY: all lib run test asan unit cli-test fuzz fuzz-smoke bench bench-build clean deps deps-test check-clang help
 .DEFAULT_GOAL := all
 
@@ -128,6 +129,13 @@ test: deps-test
 	$(MAKE) --no-print-directory cli-test BIN=build/asan/tastebud BUILD=build/asan
 	$(MAKE) --no-print-directory fuzz-smoke
 	@echo "make test: all test stages passed"
+
+# Browser end-to-end test of the web page (headless Chromium; ~5 s; skips
+# cleanly without chromium). Not part of `make test` (see docs/SERVER.md).
+e2e:
+	@scripts/install-deps e2e
+	$(MAKE) --no-print-directory all
+	tests/e2e/serve.sh $(BIN)
 
 # ------------------------------------------------------------------ fuzzing
 
