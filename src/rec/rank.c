@@ -14,8 +14,8 @@
  *   WEIGHTED  tau * ln sum_c w_c exp(cos(x,c)/tau)   (tau = 0.05)
  *             a soft maximum that prefers the user's bigger, fresher
  *             interests: a cluster of weight w costs tau*ln(1/w)
- *   KNN       mean of the knn largest cos(x, read item)
- *   HYBRID    (WEIGHTED + KNN) / 2
+ *   KNN       mean of the knn (3) largest cos(x, read item)   -- the default
+ *   HYBRID    (CENTROID + KNN) / 2
  * Penalty: for the disliked items N and weak negatives W,
  *   score -= neg_weight  * max(0, max_n cos(x,n) - interest)
  *          + weak_weight * max(0, max_w cos(x,w) - interest)
@@ -61,7 +61,7 @@ void tb_rank_opts_default(struct tb_rank_opts *o)
     o->diversity = 0;
     o->neg_weight = 0.5;
     o->weak_weight = 0.15;
-    o->knn = 5;
+    o->knn = 3;
     o->min_reads = 10;
     o->profile.half_life_days = 30;
     o->profile.max_items = 2000;
@@ -155,7 +155,7 @@ int tb_rank_scores(const tb_profile *p, const float *cand, size_t n, size_t dim,
         return tb_err_set(err, TB_EINVAL, "rank: unknown method %d", o->method);
     bool use_knn = method == TB_RANK_KNN || method == TB_RANK_HYBRID;
     bool use_cent = method != TB_RANK_KNN;
-    size_t knn = o->knn ? o->knn : 5;
+    size_t knn = o->knn ? o->knn : 3;
     size_t k = p->k, npos = p->pos.n;
     size_t nneg = o->neg_weight > 0 ? p->neg.n : 0;
     size_t nweak = o->weak_weight > 0 ? p->nweak : 0;
@@ -183,7 +183,7 @@ int tb_rank_scores(const tb_profile *p, const float *cand, size_t n, size_t dim,
         const float *x = cand + b0 * dim;
         if (use_cent) {
             gemm(x, rows, p->cent, k, dim, sim);
-            if (method == TB_RANK_CENTROID) {
+            if (method == TB_RANK_CENTROID || method == TB_RANK_HYBRID) {
                 row_max(sim, rows, k, interest);
             } else {
                 /* Soft maximum, shifted by the row max for stability. */

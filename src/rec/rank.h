@@ -7,7 +7,7 @@
 #include "profile.h"
 
 /* The method TB_RANK_DEFAULT resolves to (chosen by evaluation). */
-#define TB_RANK_BEST TB_RANK_WEIGHTED
+#define TB_RANK_BEST TB_RANK_KNN
 
 /* Fill the explanation fields (cluster, near_item, sim) of r for the
  * candidate vector x. */

@@ -76,7 +76,7 @@ struct tb_rank_opts {
     double diversity;       /* MMR lambda in [0,1): 0 off (config diversity) */
     double neg_weight;      /* penalty weight for closeness to disliked items (default 0.5) */
     double weak_weight;     /* penalty weight for weak negatives (default 0.15) */
-    size_t knn;             /* neighbours for TB_RANK_KNN / HYBRID (default 5) */
+    size_t knn;             /* neighbours for TB_RANK_KNN / HYBRID (default 3) */
     size_t min_reads;       /* cold start below this many positives (config min_reads, default 10) */
     size_t limit;           /* at most this many results (0: no limit) */
     bool keep_order;        /* output the selected items in input order (for feeds) instead of by score */
