@@ -62,24 +62,6 @@ Test(writer, escapes_and_rewrites)
     free(l2);
 }
 
-Test(writer, opml_groups_and_escapes)
-{
-    struct tb_opml_out f[] = {{"One & <two>", "http://t/feed/u/1", NULL, "News"},
-                              {"Three", "http://t/feed/u/2", NULL, NULL},
-                              {"Four", "http://t/feed/u/3", NULL, "News"}};
-    tb_buf b = {0};
-    tb_opml_write("t", f, 3, &b);
-    const char *s = tb_buf_cstr(&b);
-    cr_assert(strstr(s, "One &amp; &lt;two&gt;"));
-    const char *news = strstr(s, "text=\"News\"");
-    cr_assert_not_null(news);
-    cr_assert(strstr(news, "feed/u/3") < strstr(s, "feed/u/2") || strstr(s, "feed/u/2") < news);
-    xmlDocPtr d = xmlReadMemory(b.data, (int)b.len, NULL, NULL, XML_PARSE_NONET);
-    cr_assert_not_null(d);
-    xmlFreeDoc(d);
-    tb_buf_free(&b);
-}
-
 /* ------------------------------------------------------------ fake hooks */
 
 #define DIM 32

@@ -15,7 +15,60 @@
 #include <string.h>
 
 #include "cli.h"
+#include "feed/ingest.h"
+#include "feed/opml.h"
+#include "rec/rec.h"
 #include "server/server.h"
+
+/* What the hooks need: fetch settings, the model, ranking options. */
+struct glue {
+    struct tb_fetch_opts fetch;
+    tb_model *model;
+    struct tb_profile_opts profile;
+};
+
+static int g_refresh(void *ctx, tb_store *s, int64_t feed_id, tb_err *err)
+{
+    struct glue *g = ctx;
+    struct tb_refresh_result r = {0};
+    return tb_feed_refresh(s, feed_id, &g->fetch, &r, err);
+}
+
+static int g_opml(void *ctx, const char *data, size_t len, struct tb_opml_entry **out, size_t *n,
+                  tb_err *err)
+{
+    tb_opml_outline *o = NULL;
+    size_t k = 0;
+    if (tb_opml_parse(data, len, &o, &k, err) != 0)
+        return -1;
+    *out = tb_calloc(k ? k : 1, sizeof **out);
+    for (size_t i = 0; i < k; i++)
+        (*out)[i] = (struct tb_opml_entry){tb_strdup(o[i].xml_url), tb_strdup(o[i].title),
+                                           tb_strdup(o[i].category)};
+    *n = k;
+    tb_opml_free(o, k);
+    return 0;
+}
+
+static int g_embed(void *ctx, const char *const *texts, size_t n, float *out, tb_err *err)
+{
+    struct glue *g = ctx;
+    return tb_model_embed_kind(g->model, texts, n, TB_EMBED_DOCUMENT, out, err);
+}
+
+static int g_recommend(void *ctx, tb_store *s, const char *user, const char *collection,
+                       const int64_t *ids, size_t n, const struct tb_rank_opts *o,
+                       struct tb_rec_result *out, tb_err *err)
+{
+    struct glue *g = ctx;
+    return tb_recommend(s, g->model, user, collection, ids, n, o, out, err);
+}
+
+static tb_profile *g_profile(void *ctx, tb_store *s, const char *user, tb_err *err)
+{
+    struct glue *g = ctx;
+    return tb_profile_load(s, g->model, user, &g->profile, err);
+}
 
 static void serve_usage(void)
 {
@@ -75,12 +128,25 @@ TB_COMMAND(serve, "serve filtered feeds, the API and the web page")
     o.embed_batch = eb > 0 ? (size_t)eb : 64;
     tb_rank_opts_from_config(&o.rank, cli->conf);
 
-    /* The hooks. Wired to the real implementations as their branches land:
-     *   feed_refresh / opml_parse   src/feed/ingest.h, src/feed/opml.h
-     *   embed, dim, model_id        tb_cli_model + tb_model_embed
-     *   recommend / profile_load    tb_recommend / tb_profile_load (rec.h)
-     * Until then a NULL hook makes the server degrade as server.h says
-     * (feeds pass through unranked, nothing is fetched in the background). */
+    /* The hooks: the real fetcher, OPML parser, model and recommender. A
+     * missing model is not fatal: feeds are then served unranked (and the
+     * log says how to get the model). */
+    struct glue g = {0};
+    tb_fetch_opts_from_config(&g.fetch, cli->conf);
+    g.profile = o.rank.profile;
+    o.hooks.ctx = &g;
+    o.hooks.feed_refresh = g_refresh;
+    o.hooks.opml_parse = g_opml;
+    g.model = tb_cli_model(cli, NULL);
+    if (g.model) {
+        o.hooks.embed = g_embed;
+        o.hooks.dim = tb_model_dim(g.model);
+        o.hooks.model_id = tb_model_id(g.model);
+        o.hooks.recommend = g_recommend;
+        o.hooks.profile_load = g_profile;
+    } else {
+        tb_warn("serving without a model: feeds pass through unranked");
+    }
 
     /* Block the stop signals before any thread starts: every thread
      * inherits the mask, and only sigwait below sees them. */

@@ -1,5 +1,6 @@
 /*
- * writer.c -- RSS 2.0 and OPML output, HTML link rewriting and defanging.
+ * writer.c -- RSS 2.0 output, HTML link rewriting and defanging.
+ * (OPML output is tb_opml_write in opml.c.)
  *
  * Output is written by hand into a tb_buf (no DOM for the document itself):
  * a feed is a flat list of a dozen elements per item and string appends are
@@ -334,51 +335,4 @@ void tb_rss_write(const tb_feed *feed, const tb_item *items, size_t n,
     tb_buf_puts(out, "</channel>\n</rss>\n");
     tb_buf_free(&tmp);
     tb_buf_free(&html);
-}
-
-/* ------------------------------------------------------------------ OPML */
-
-void tb_opml_write(const char *title, const struct tb_opml_out *feeds, size_t n, tb_buf *out)
-{
-    char date[40];
-    tb_time_rfc822(tb_unix_now(), date, sizeof date);
-    tb_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n<head>\n");
-    elem(out, "title", title ? title : "tastebud subscriptions");
-    elem(out, "dateCreated", date);
-    tb_buf_puts(out, "</head>\n<body>\n");
-    bool *done = tb_calloc(n ? n : 1, sizeof *done);
-    for (size_t i = 0; i < n; i++) {
-        if (done[i])
-            continue;
-        const char *cat = feeds[i].category && *feeds[i].category ? feeds[i].category : NULL;
-        if (cat) {
-            tb_buf_puts(out, "<outline text=\"");
-            tb_buf_xml_escape(out, cat);
-            tb_buf_puts(out, "\" title=\"");
-            tb_buf_xml_escape(out, cat);
-            tb_buf_puts(out, "\">\n");
-        }
-        for (size_t j = i; j < n; j++) {
-            const char *cj = feeds[j].category && *feeds[j].category ? feeds[j].category : NULL;
-            if (done[j] || !((cat == NULL && cj == NULL) || (cat && cj && strcmp(cat, cj) == 0)))
-                continue;
-            done[j] = true;
-            const char *t = feeds[j].title && *feeds[j].title ? feeds[j].title : feeds[j].xml_url;
-            tb_buf_puts(out, cat ? "  <outline type=\"rss\" text=\"" : "<outline type=\"rss\" text=\"");
-            tb_buf_xml_escape(out, t);
-            tb_buf_puts(out, "\" title=\"");
-            tb_buf_xml_escape(out, t);
-            tb_buf_puts(out, "\" xmlUrl=\"");
-            tb_buf_xml_escape(out, feeds[j].xml_url);
-            if (feeds[j].html_url && *feeds[j].html_url) {
-                tb_buf_puts(out, "\" htmlUrl=\"");
-                tb_buf_xml_escape(out, feeds[j].html_url);
-            }
-            tb_buf_puts(out, "\"/>\n");
-        }
-        if (cat)
-            tb_buf_puts(out, "</outline>\n");
-    }
-    free(done);
-    tb_buf_puts(out, "</body>\n</opml>\n");
 }

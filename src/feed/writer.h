@@ -1,5 +1,5 @@
 /*
- * writer.h -- writing feeds and OPML back out, with every link routed
+ * writer.h -- writing feeds back out as RSS 2.0, with every link routed
  * through a caller-supplied rewriter.
  *
  * The filtered feeds `tastebud serve` hands to RSS readers are RSS 2.0
@@ -67,17 +67,5 @@ char *tb_html_link_at(const char *html, const char *base, int n);
 /* Resolve ref against base; returns a new string (caller frees) when the
  * result is an absolute http or https URL, else NULL. base may be NULL. */
 char *tb_url_resolve_http(const char *base, const char *ref);
-
-/* One feed in an OPML document. */
-struct tb_opml_out {
-    const char *title;     /* may be NULL */
-    const char *xml_url;   /* the feed URL to put in the reader */
-    const char *html_url;  /* may be NULL */
-    const char *category;  /* folder; may be NULL */
-};
-
-/* Append an OPML 2.0 document with the given feeds, grouped into one
- * outline per category (in order of first appearance). */
-void tb_opml_write(const char *title, const struct tb_opml_out *feeds, size_t n, tb_buf *out);
 
 #endif

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "feed/opml.h"
 #include "feed/writer.h"
 #include "server/internal.h"
 
@@ -280,8 +281,7 @@ static enum MHD_Result api_opml(tb_server *s, struct MHD_Connection *c, struct t
         ret = tb_http_error(c, r, 400, "malformed OPML: %s", err.msg);
         goto out;
     }
-    struct tb_opml_out *outs = tb_calloc(n ? n : 1, sizeof *outs);
-    char **urls = tb_calloc(n ? n : 1, sizeof *urls);
+    tb_opml_outline *outs = tb_calloc(n ? n : 1, sizeof *outs);
     size_t m = 0, bad = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t id;
@@ -291,16 +291,16 @@ static enum MHD_Result api_opml(tb_server *s, struct MHD_Connection *c, struct t
             continue;
         }
         tb_jobs_fetch_now(s, id, 0);
-        urls[m] = tb_feed_public_url(s, user, id);
-        outs[m] = (struct tb_opml_out){e[i].title, urls[m], NULL, e[i].category};
+        /* The strings stay owned by e; only xml_url is ours. */
+        outs[m] = (tb_opml_outline){tb_feed_public_url(s, user, id), NULL, e[i].title,
+                                    e[i].category};
         m++;
     }
     atomic_fetch_add(&s->gen, 1);
     tb_buf b = {0};
-    tb_opml_write("tastebud: filtered feeds", outs, m, &b);
+    tb_opml_write(outs, m, "tastebud: filtered feeds", &b);
     for (size_t i = 0; i < m; i++)
-        free(urls[i]);
-    free(urls);
+        free(outs[i].xml_url);
     free(outs);
     if (bad)
         tb_info("OPML import: %zu of %zu entries were not http(s) feed URLs", bad, n);
@@ -472,7 +472,7 @@ static enum MHD_Result api_recs(tb_server *s, struct MHD_Connection *c, struct t
     json_object_set_new(j, "clusters", json_integer((json_int_t)res.k));
     ret = send_json(c, r, 200, j);
 out:
-    free(res.items); /* tb_rec_result_free once rec lands: items is its only allocation */
+    tb_rec_result_free(&res);
     free(ids);
     free(coll);
     free(lim);

@@ -244,7 +244,7 @@ static enum MHD_Result render_feed(tb_server *s, struct MHD_Connection *c, struc
                         break;
                     }
             ranked = !res.cold_start;
-            free(res.items); /* tb_rec_result_free once rec lands: items is its only allocation */
+            tb_rec_result_free(&res);
         } else {
             tb_warn("ranking feed %lld: %s (serving it unfiltered)", (long long)feed_id, err.msg);
             m = 0;

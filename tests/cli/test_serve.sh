@@ -46,8 +46,9 @@ test_serve_basics_and_graceful_stop() {
     assert_eq "$OUT" "304"
     run curl -s "$BASE/metrics"
     assert_out_contains 'tastebud_http_requests_total{route="feed"'
-    run curl -s -X POST --data-binary '<opml><body' "$BASE/api/opml?user=$U"
-    case "$OUT" in *'"error"'*) ;; *) fail "OPML upload without a parser or malformed: $OUT" ;; esac
+    run curl -s -w ' %{http_code}' -X POST --data-binary 'this is no OPML' "$BASE/api/opml?user=$U"
+    assert_out_contains 'malformed OPML'
+    assert_out_contains ' 400'
     kill -TERM "$SPID"
     wait "$SPID"
     RC=$?
