@@ -55,9 +55,20 @@ LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS   := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 TEST_OBJS  := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 LIB        := $(BUILD)/libtastebud.a
+
+# The web page (web/*) is compiled into the library: scripts/embed-assets
+# turns the files into a C array table (build/gen/assets.c, src/server).
+WEB_FILES  := $(sort $(wildcard web/*))
+LIB_OBJS   += $(BUILD)/gen/assets.o
+$(BUILD)/gen/assets.c: scripts/embed-assets $(WEB_FILES)
+	@mkdir -p $(dir $@)
+	$(Q)scripts/embed-assets $@ $(WEB_FILES)
+$(BUILD)/gen/assets.o: $(BUILD)/gen/assets.c
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 BIN        ?= bin/tastebud
 GEN        := $(BUILD)/gen/commands.h
 
+.PHONY: e2e
 .PHONY: all lib run test asan unit cli-test fuzz fuzz-smoke bench bench-build clean deps deps-test check-clang help
 .DEFAULT_GOAL := all
 
@@ -118,6 +129,13 @@ test: deps-test
 	$(MAKE) --no-print-directory cli-test BIN=build/asan/tastebud BUILD=build/asan
 	$(MAKE) --no-print-directory fuzz-smoke
 	@echo "make test: all test stages passed"
+
+# Browser end-to-end test of the web page (headless Chromium; ~5 s; skips
+# cleanly without chromium). Not part of `make test` (see docs/SERVER.md).
+e2e:
+	@scripts/install-deps e2e
+	$(MAKE) --no-print-directory all
+	tests/e2e/serve.sh $(BIN)
 
 # ------------------------------------------------------------------ fuzzing
 
