@@ -453,3 +453,46 @@ Test(rank, methods_and_mmr)
     free(c);
     free(oc);
 }
+
+Test(rank, large_catalogue_rerank_path)
+{
+    /* 60 reads x 90,000 candidates exceeds the re-rank budget: candidates
+     * are retrieved by centroid, then re-scored by knn. The 30 relevant
+     * candidates must still fill the similar slots of a top-20. */
+    enum { D = 8, N = 90000 };
+    float cen[3 * D], *x = malloc(60 * D * sizeof(float));
+    synth_clusters(21, 3, 60, D, 0.5, cen, x, NULL);
+    struct tb_profile_event *ev = reads(x, 60, D);
+    tb_profile *p = tb_profile_build(D, ev, 60, NULL, NULL);
+    cr_assert_not_null(p);
+    float *c = malloc((size_t)N * D * sizeof(float));
+    tb_rng r;
+    tb_rng_seed(&r, 5);
+    for (size_t i = 0; i < N; i++) {
+        for (size_t j = 0; j < D; j++)
+            c[i * D + j] = i < 30 ? cen[(i % 3) * D + j] + (float)(tb_rng_normal(&r) / 20)
+                                  : (float)tb_rng_normal(&r);
+        tb_l2_normalize(c + i * D, D);
+    }
+    struct tb_rank_opts o;
+    tb_rank_opts_default(&o);
+    o.limit = 20;
+    struct tb_ranked *out = malloc(N * sizeof *out);
+    long m = tb_rank(p, c, N, D, &o, out, NULL);
+    cr_assert_eq(m, 20);
+    size_t ne = 0;
+    for (long i = 0; i < m; i++) {
+        if (out[i].why == TB_WHY_EXPLORE) {
+            ne++;
+            continue;
+        }
+        cr_assert_lt(out[i].index, 30, "rank %ld is unrelated item %zu", i, out[i].index);
+        cr_assert_leq(out[i].score, 1.0f); /* the method's own score, not lifted */
+    }
+    cr_assert_eq(ne, 3);
+    free(out);
+    free(c);
+    free(ev);
+    free(x);
+    tb_profile_free(p);
+}
