@@ -281,6 +281,12 @@ static enum MHD_Result api_opml(tb_server *s, struct MHD_Connection *c, struct t
         ret = tb_http_error(c, r, 400, "malformed OPML: %s", err.msg);
         goto out;
     }
+    /* libxml2's recover mode accepts a truncated file; one that yields no
+     * feed at all is an error the user should see, not an empty 200. */
+    if (n == 0) {
+        ret = tb_http_error(c, r, 400, "malformed OPML: no feed (an outline with xmlUrl) in it");
+        goto out;
+    }
     tb_opml_outline *outs = tb_calloc(n ? n : 1, sizeof *outs);
     size_t m = 0, bad = 0;
     for (size_t i = 0; i < n; i++) {
