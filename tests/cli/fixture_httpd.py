@@ -5,7 +5,7 @@ usage: fixture_httpd.py DIR
 
 Binds 127.0.0.1 on a free port, prints "port N" on stdout (flushed) and
 serves the files of DIR. A path under /slow/ serves the same file slowly
-(20 chunks, 0.25 s apart), so a test can kill tastebud in the middle of an
+(20 chunks, 0.1 s apart), so a test can kill tastebud in the middle of an
 ingestion. Exits when killed.
 """
 import http.server
@@ -46,7 +46,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         for i in range(0, len(body), step):
             self.wfile.write(body[i:i + step])
             self.wfile.flush()
-            time.sleep(0.25)
+            time.sleep(0.1)
 
 
 def main():

@@ -240,3 +240,88 @@ PY
     run curl -s "$BASE/metrics"
     assert_out_contains "tastebud_feeds_fetched_total 3"
 }
+
+# st KEY: a row count from `tastebud status` (opens the store itself).
+st() { "$TB" --data-dir "$TB_DATA" status | sed -n "s/^$1: *\([0-9]*\).*/\1/p"; }
+metric() { curl -sf "$BASE/metrics" | sed -n "s/^$1 \([0-9]*\)$/\1/p"; }
+
+test_serve_e2e_kill_9_during_ingestion_loses_nothing() {
+    e2e_fixtures
+    e2e_model
+    e2e_serve
+    U=$(e2e_user)
+    feed="$FBASE/topics.xml"
+    curl -sf -o "$TB_DATA/f1.xml" "$BASE/feed/$U/$feed" || fail "first feed request"
+    for l in $(links_of "$TB_DATA/f1.xml" pets | head -3); do
+        run curl -s -o /dev/null -w '%{http_code}' "$l"
+        assert_eq "$OUT" "302"
+    done
+    item=$(links_of "$TB_DATA/f1.xml" pets | sed -n 4p | sed 's|.*/||')
+    run curl -sf -X POST -d "user=$U&item=$item&kind=like" "$BASE/api/feedback"
+    assert_rc 0
+    # The profile gets built (ranked feed, recommendations) and saved.
+    ranked=""
+    for _ in $(seq 1 100); do
+        ranked=$(curl -s -D - -o /dev/null "$BASE/feed/$U/$feed" | sed -n 's/^X-Tastebud-Ranked: \(.*\)\r$/\1/Ip')
+        [ "$ranked" = "yes" ] && break
+        sleep 0.1
+    done
+    assert_eq "$ranked" "yes"
+    run curl -sf "$BASE/api/recommendations?user=$U"
+    assert_out_contains '"cold_start":false'
+    for _ in $(seq 1 50); do [ "$(st profiles)" = "1" ] && break; sleep 0.1; done
+    assert_eq "$(st profiles)" "1"
+    events=$(st events)
+    shown=$(metric tastebud_shown_recorded_total)
+    echo "before: $events events ($shown shown), profile saved"
+    [ "$events" -ge $((4 + 36)) ] || fail "expected 3 reads, 1 like and 36 shown events, have $events"
+
+    # A big ingestion: four feeds of 400 items, two of them served slowly.
+    cat >"$TB_DATA/big.opml" <<OPML
+<?xml version="1.0"?>
+<opml version="2.0"><body>
+<outline type="rss" text="b1" xmlUrl="$FBASE/big-1.xml"/><outline type="rss" text="b2" xmlUrl="$FBASE/big-2.xml"/>
+<outline type="rss" text="b3" xmlUrl="$FBASE/slow/big-3.xml"/><outline type="rss" text="b4" xmlUrl="$FBASE/slow/big-4.xml"/>
+</body></opml>
+OPML
+    run curl -sf -X POST --data-binary "@$TB_DATA/big.opml" "$BASE/api/opml?user=$U"
+    assert_rc 0
+    for _ in $(seq 1 200); do
+        [ "$(metric tastebud_feeds_fetched_total)" -ge 2 ] 2>/dev/null && break
+        sleep 0.02
+    done
+    fetched=$(metric tastebud_feeds_fetched_total)
+    embedded=$(metric tastebud_items_embedded_total)
+    kill -9 "$SPID"
+    wait "$SPID" 2>/dev/null || true
+    echo "killed -9 with $fetched feeds fetched, $embedded items embedded"
+    [ "$fetched" -ge 2 ] && [ "$fetched" -lt 5 ] || fail "kill did not happen during the ingestion ($fetched feeds fetched)"
+
+    # The store opens cleanly and has everything that was answered.
+    python3 - "$TB_DATA/tastebud.db" <<'PY' || fail "integrity check failed"
+import sqlite3, sys
+r = sqlite3.connect(sys.argv[1]).execute("pragma integrity_check").fetchone()[0]
+assert r == "ok", r
+PY
+    assert_eq "$(st users)" "1"
+    assert_eq "$(st subscriptions)" "5"
+    assert_eq "$(st events)" "$events"
+    assert_eq "$(st profiles)" "1"
+
+    # Restart: the profile is used at once, and the ingestion finishes.
+    e2e_serve
+    run curl -s -D "$TB_DATA/h" -o /dev/null -w '%{http_code}' "$BASE/feed/$U/$feed"
+    assert_eq "$OUT" "200"
+    grep -qi '^X-Tastebud-Ranked: yes' "$TB_DATA/h" || fail "not ranked after the restart"
+    run curl -sf "$BASE/api/interests?user=$U"
+    python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert len(d["points"]) >= 4 and d["clusters"], d' "$OUT" ||
+        fail "interests after the restart: $OUT"
+    items=0
+    for _ in $(seq 1 150); do
+        items=$(st items)
+        [ "$items" -eq $((36 + 4 * 400)) ] && break
+        sleep 0.1
+    done
+    assert_eq "$items" "$((36 + 4 * 400))"
+    [ "$(st events)" -ge "$events" ] || fail "events lost"
+}
