@@ -8,6 +8,8 @@ DIR/topics.xml: an RSS 2.0 feed of N items (default 36) in three topics
 gives the recommender something clear to learn. DIR/big-K.xml (K = 1..4):
 larger feeds (400 items each, long descriptions) for the ingestion that the
 kill -9 test interrupts. Every item has a link, a guid and a pubDate.
+DIR/glove.txt: a tiny GloVe text model of these words (one axis per topic),
+for when the default model is absent (`tastebud model import-glove`).
 """
 import os
 import sys
@@ -46,6 +48,13 @@ def main():
              for i in range(n)]
     with open(os.path.join(out, "topics.xml"), "w") as f:
         f.write(feed("Three topics", items))
+    with open(os.path.join(out, "glove.txt"), "w") as f:
+        f.write("the 0.1 0.1 0.1 0.1\nand 0.1 0.1 0.1 0.1\nstory 0.1 0.1 0.1 0.2\n")
+        for t, name in enumerate(names):
+            for i, w in enumerate(TOPICS[name] + [name]):
+                v = [0.05 * ((i + k) % 3) for k in range(4)]
+                v[t] = 1.0
+                f.write(w + " " + " ".join(f"{x:.2f}" for x in v) + "\n")
     for k in range(1, 5):
         big = [item(i, names[i % 3], TOPICS[names[i % 3]], f"https://big{k}.example", True)
                for i in range(400)]
