@@ -5,7 +5,7 @@
 #                   start the server (`tastebud serve`)
 #   make test       install missing packages, build with gcc, build the tests
 #                   with clang under ASan+UBSan and run them, run the CLI tests,
-#                   run each fuzz target briefly
+#                   run each fuzz target briefly, run the browser test
 #   make asan       only the sanitizer unit tests
 #   make fuzz       longer fuzzing of every target (FUZZ_SECONDS each, default 300)
 #   make bench      build and run every benchmark under bench/
@@ -130,10 +130,12 @@ test: deps-test
 	$(MAKE) --no-print-directory asan
 	$(MAKE) --no-print-directory cli-test BIN=build/asan/tastebud BUILD=build/asan
 	$(MAKE) --no-print-directory fuzz-smoke
+	$(MAKE) --no-print-directory e2e
 	@scripts/test-summary build/asan/unit.log build/asan/cli.log
 
-# Browser end-to-end test of the web page (headless Chromium; ~5 s; skips
-# cleanly without chromium). Not part of `make test` (see docs/SERVER.md).
+# Browser end-to-end test of the web page (headless Chromium, the real
+# fetcher and a fixture feed server; ~10 s; skips cleanly without chromium).
+# The last stage of `make test`.
 e2e:
 	@scripts/install-deps e2e
 	$(MAKE) --no-print-directory all
