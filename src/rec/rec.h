@@ -50,10 +50,11 @@ enum tb_rank_method {
     TB_RANK_WEIGHTED,      /* sum over clusters of weight * softmax-ish similarity */
     TB_RANK_KNN,           /* mean cosine to the knn nearest read items (weighted) */
     TB_RANK_HYBRID,        /* mean of CENTROID and KNN */
+    TB_RANK_KDE,           /* kernel density over the read items: tau ln sum_i w_i exp(cos/tau) */
     TB_RANK__COUNT
 };
 
-/* "centroid", "weighted", "knn", "hybrid", "default" <-> method; -1 unknown. */
+/* "centroid", "weighted", "knn", "hybrid", "kde", "default" <-> method; -1 unknown. */
 int tb_rank_method_parse(const char *s);
 const char *tb_rank_method_name(int method);
 
@@ -77,6 +78,10 @@ struct tb_rank_opts {
     double neg_weight;      /* penalty weight for closeness to disliked items (default 0.5) */
     double weak_weight;     /* penalty weight for weak negatives (default 0.15) */
     size_t knn;             /* neighbours for TB_RANK_KNN / HYBRID (default 3) */
+    double kde_tau;         /* kernel width of TB_RANK_KDE (default TB_KDE_TAU) */
+    bool center;            /* compare in the centred space (default true; see rank.c) */
+    const float *center_vec;/* the collection's mean vector (dim floats, not owned); NULL:
+                               the candidates' mean (see rank.c) */
     size_t min_reads;       /* cold start below this many positives (config min_reads, default 10) */
     size_t limit;           /* at most this many results (0: no limit) */
     bool keep_order;        /* output the selected items in input order (for feeds) instead of by score */

@@ -184,13 +184,24 @@ long tb_rank(const tb_profile *p, const float *cand, size_t n, size_t dim,
     int method = o->method == TB_RANK_DEFAULT ? TB_RANK_BEST : o->method;
     bool *shifted = NULL;
     float shift = 0;
-    if ((method == TB_RANK_KNN || method == TB_RANK_HYBRID) &&
+    /* One centre for every stage (the re-scored subset alone would give
+     * another). */
+    struct tb_rank_opts oo = *o;
+    float *mu = NULL;
+    if (o->center && !o->center_vec) {
+        mu = tb_malloc(dim * sizeof(float));
+        tb_rank_center(p, cand, n, dim, o, mu);
+        oo.center_vec = mu;
+    }
+    o = &oo;
+    if ((method == TB_RANK_KNN || method == TB_RANK_HYBRID || method == TB_RANK_KDE) &&
         (double)n * (double)p->pos.n > TB_RERANK_BUDGET) {
         struct tb_rank_opts oc = *o;
         oc.method = TB_RANK_CENTROID;
         if (tb_rank_scores(p, cand, n, dim, &oc, s, err) < 0) {
             free(s);
             free(idx);
+            free(mu);
             return -1;
         }
         size_t R = (size_t)(TB_RERANK_BUDGET / (double)p->pos.n);
@@ -208,6 +219,7 @@ long tb_rank(const tb_profile *p, const float *cand, size_t n, size_t dim,
             free(s2);
             free(s);
             free(idx);
+            free(mu);
             return -1;
         }
         /* Lift the re-scored set above everything else; remember the lift
@@ -229,6 +241,7 @@ long tb_rank(const tb_profile *p, const float *cand, size_t n, size_t dim,
     } else if (tb_rank_scores(p, cand, n, dim, o, s, err) < 0) {
         free(s);
         free(idx);
+        free(mu);
         return -1;
     }
     size_t nkeep = ratio_count(o->filter_ratio, n);
@@ -294,5 +307,6 @@ long tb_rank(const tb_profile *p, const float *cand, size_t n, size_t dim,
     free(idx);
     free(s);
     free(shifted);
+    free(mu);
     return (long)total;
 }
