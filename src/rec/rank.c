@@ -279,22 +279,40 @@ int tb_scorer_init(struct tb_scorer *s, const tb_profile *p, const struct tb_ran
     s->C = tb_malloc(s->k * dim * sizeof(float));
     s->Cmu = tb_calloc(s->k, sizeof(float));
     s->Clw = tb_malloc(s->k * sizeof(float));
+    s->Q = tb_calloc(s->k * dim, sizeof(float));
+    s->Qmu = tb_calloc(s->k, sizeof(float));
+    s->Qlw = tb_malloc(s->k * sizeof(float));
     for (size_t c = 0; c < s->k; c++) {
         float *cc = s->C + c * dim;
         s->Clw[c] = logf(p->cent_w[c] > 1e-6f ? p->cent_w[c] : 1e-6f);
         memset(cc, 0, dim * sizeof(float));
         size_t members = 0;
-        /* Centred: the mean direction of the centred members (centring
-         * moves each member differently, so the old centroid minus mu is
-         * not their centre). */
-        if (s->mu && p->pos_cl)
+        /* When centring, the centroid is the direction of the members'
+         * sum (centring moves each member differently, so the old centroid
+         * minus mu is not their centre); not centring, the fitted centroid
+         * is kept as it is. The probe Q is the members' weighted mean: the
+         * kernel score is nearly linear in the cosines at the usual width,
+         * and then sum_i w_i cos(x, r_i) = x . Q (the coarse stage). */
+        float *qc = s->Q + c * dim;
+        double wsum = 0;
+        if (p->pos_cl)
             for (size_t i = 0; i < s->np; i++)
                 if (p->pos_cl[i] == (int32_t)c) {
                     members++;
-                    for (size_t j = 0; j < dim; j++)
+                    float w = p->pos_w ? p->pos_w[i] : 1.0f;
+                    wsum += w;
+                    for (size_t j = 0; j < dim; j++) {
                         cc[j] += s->P[i * dim + j];
+                        qc[j] += w * s->P[i * dim + j];
+                    }
                 }
-        if (!members) {
+        for (size_t j = 0; j < dim && wsum > 0; j++)
+            qc[j] = (float)(qc[j] / wsum);
+        s->Qlw[c] = (float)log(wsum / (tot > 0 ? tot : 1.0) > 1e-12 ? wsum / (tot > 0 ? tot : 1.0)
+                                                                   : 1e-12);
+        if (s->mu)
+            s->Qmu[c] = tb_dot(qc, s->mu, dim);
+        if (!members || !s->mu) {
             memcpy(cc, p->cent + c * dim, dim * sizeof(float));
             if (s->mu)
                 for (size_t j = 0; j < dim; j++)
@@ -328,6 +346,9 @@ void tb_scorer_free(struct tb_scorer *s)
     free(s->C);
     free(s->Cmu);
     free(s->Clw);
+    free(s->Q);
+    free(s->Qmu);
+    free(s->Qlw);
     free(s->N);
     free(s->Nmu);
     free(s->W);

@@ -29,6 +29,9 @@ struct tb_scorer {
     float *P, *Pmu, *Plw;/* positives (np x dim), mu . row, log of normalised weight */
     size_t np;
     float *C, *Cmu, *Clw;/* centroids (k x dim), mu . row, log cluster weight */
+    float *Q, *Qmu, *Qlw;/* probes for the coarse stage (index.c): per cluster the
+                            recency-weighted mean of its (centred) members, not
+                            normalised, mu . row, log of the cluster's weight share */
     size_t k;
     float *N, *Nmu;      /* negatives */
     size_t nn;
