@@ -18,13 +18,18 @@
  *               or, with keep_order (feeds), in input order
  *   6. explain  each item gets its closest cluster and read item
  *
- * Large catalogues (retrieve, then re-rank). The KNN and HYBRID scores
- * compare every candidate with every read item, n x reads dot products;
- * for 100,000 items and 1,000 reads that is about 0.4 s. When n x reads exceeds
- * TB_RERANK_BUDGET, all candidates are scored by nearest centroid first
- * and only the best budget/reads of them (at least 4 x limit) are scored
- * again with the chosen method; they rank above the rest, which keep their
- * centroid order. Feeds (hundreds of items) never take this path.
+ * Large catalogues (retrieve, then re-rank). The KDE, KNN and HYBRID
+ * scores compare every candidate with every read item, n x reads dot
+ * products; for 100,000 items and 1,000 reads that is about 0.4 s. Two
+ * ways around it, both scoring all candidates cheaply, then only the best
+ * R exactly with the chosen method (they rank above the rest, which keep
+ * their coarse order):
+ *   - with an index (o->index, index.c) and a limit: the coarse score comes
+ *     from the int8 rows, R = max(TB_TWO_STAGE_MIN, 5 x limit);
+ *   - without one, when n x reads exceeds TB_RERANK_BUDGET: the coarse
+ *     score is the float nearest-centroid score, R = budget/reads (at
+ *     least 4 x limit).
+ * Feeds (hundreds of items) never take either path.
  *
  * Ties in score are broken by input position, so the output depends only
  * on the inputs and the seed.
