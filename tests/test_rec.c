@@ -630,6 +630,16 @@ Test(rank, two_stage_index_matches_exact)
     cr_assert_eq(tb_rank(p, c, N, D, &oe, out2, NULL), L);
     for (size_t i = 0; i < L; i++)
         cr_assert_eq(out2[i].index, out[i].index, "rank %zu", i);
+    /* Every integer kernel gives the same ranking (the portable one is
+     * what ARM runs). */
+    const char *kernels[] = {"portable", "avx2"};
+    for (size_t q = 0; q < 2; q++) {
+        setenv("TB_RANK_KERNEL", kernels[q], 1);
+        cr_assert_eq(tb_rank(p, c, N, D, &o, out2, NULL), L);
+        for (size_t i = 0; i < L; i++)
+            cr_assert_eq(out2[i].index, out[i].index, "kernel %s, rank %zu", kernels[q], i);
+    }
+    unsetenv("TB_RANK_KERNEL");
     /* An index of other candidates is refused. */
     tb_err err;
     cr_assert_eq(tb_rank(p, c, N - 1, D, &o, out, &err), -1);
