@@ -654,3 +654,20 @@ Test(rank, two_stage_index_matches_exact)
     free(x);
     free(c);
 }
+
+/* A profile with no events yet (a user who signed up and has not read
+ * anything) must survive the store round trip, not be rebuilt each time. */
+Test(profile, empty_profile_round_trip)
+{
+    tb_profile *p = tb_profile_new(DIM);
+    tb_buf b = {0};
+    tb_profile_serialize(p, &b);
+    tb_err err = {0};
+    tb_profile *q = tb_profile_deserialize(b.data, b.len, &err);
+    cr_assert_not_null(q, "%zu bytes: %s", b.len, err.msg);
+    cr_assert_eq(tb_profile_npos(q), 0);
+    cr_assert_null(tb_profile_deserialize(b.data, b.len - 1, &err));
+    tb_profile_free(q);
+    tb_profile_free(p);
+    tb_buf_free(&b);
+}

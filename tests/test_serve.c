@@ -326,6 +326,10 @@ static int count(const char *s, const char *needle)
     return k;
 }
 
+/* The shown_interval of the server started next (the serve_shown suite
+ * sets a short one). */
+static int64_t shown_interval = 12 * 3600;
+
 static void start_server(void)
 {
     strcpy(dir, "/tmp/tb-serve-XXXXXX");
@@ -346,6 +350,7 @@ static void start_server(void)
     o.rank.filter_ratio = 0.5;
     o.rank.explore_ratio = 0.0;
     o.rank.seed = 1;
+    o.shown_interval_s = shown_interval;
     o.hooks = (tb_server_hooks){.feed_refresh = fake_refresh, .opml_parse = fake_opml,
                                 .embed = fake_embed, .dim = DIM, .model_id = "fake",
                                 .recommend = fake_recommend};
@@ -664,4 +669,140 @@ Test(serve, newsboat_reads_filtered_feed)
         cr_assert_null(strstr(tb_buf_cstr(&out), "fixture.test/post"));
         tb_buf_free(&out);
     }
+}
+
+/* ------------------------------------------------------------ shown events */
+
+/* The user's shown events: how many, and how many distinct items. */
+static size_t shown_events(const char *user, size_t *distinct)
+{
+    tb_event *ev = NULL;
+    size_t n = 0, k = 0;
+    tb_err err = {0};
+    cr_assert_eq(tb_store_events(store, user, 0, &ev, &n, &err), 0, "%s", err.msg);
+    int64_t seen[256];
+    size_t ns = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ev[i].kind != TB_EV_SHOWN)
+            continue;
+        k++;
+        size_t j = 0;
+        while (j < ns && seen[j] != ev[i].item_id)
+            j++;
+        if (j == ns && ns < 256)
+            seen[ns++] = ev[i].item_id;
+    }
+    free(ev);
+    if (distinct)
+        *distinct = ns;
+    return k;
+}
+
+static int get_feed(const char *u, const char *extra, char *etag, size_t en)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/feed/%s/http://fixture.test/rss.xml", u);
+    struct resp r = req("GET", path, NULL, NULL, extra);
+    int st = r.status;
+    if (etag)
+        header(&r, "ETag", etag, en);
+    resp_free(&r);
+    return st;
+}
+
+Test(serve, shown_events_recorded_once_per_interval)
+{
+    char u[33], path[128];
+    new_user(u);
+    cr_assert_eq(shown_events(u, NULL), 0);
+    cr_assert_eq(get_feed(u, NULL, NULL, 0), 200);
+    size_t distinct = 0;
+    /* Cold start: the 8 items of the rendered feed, once each. */
+    cr_assert_eq(shown_events(u, &distinct), 8);
+    cr_assert_eq(distinct, 8);
+    /* A poll served from the cache, and a re-render after a read (new
+     * generation) within the interval: no new shown events. */
+    cr_assert_eq(get_feed(u, NULL, NULL, 0), 200);
+    snprintf(path, sizeof path, "/r/%s/2", u);
+    struct resp r = req("GET", path, NULL, NULL, NULL);
+    cr_assert_eq(r.status, 302);
+    resp_free(&r);
+    cr_assert_eq(get_feed(u, NULL, NULL, 0), 200);
+    cr_assert_eq(shown_events(u, NULL), 8);
+    r = req("GET", "/metrics", NULL, NULL, NULL);
+    cr_assert(strstr(r.body.data, "tastebud_shown_recorded_total 8\n"), "%s", r.body.data);
+    resp_free(&r);
+    /* Another user gets their own. */
+    char u2[33];
+    new_user(u2);
+    cr_assert_eq(get_feed(u2, NULL, NULL, 0), 200);
+    cr_assert_eq(shown_events(u2, NULL), 8);
+    cr_assert_eq(shown_events(u, NULL), 8);
+}
+
+/* Profile of user u over the store's events, as the recommender builds it. */
+static size_t weak_negatives(const char *u)
+{
+    tb_event *ev = NULL;
+    size_t ne = 0;
+    tb_err err = {0};
+    cr_assert_eq(tb_store_events(store, u, 0, &ev, &ne, &err), 0);
+    struct tb_profile_event *pe = calloc(ne + 1, sizeof *pe);
+    float *pv = calloc((ne + 1) * DIM, sizeof *pv);
+    for (size_t i = 0; i < ne; i++) {
+        pe[i] = (struct tb_profile_event){ev[i].id, ev[i].item_id, ev[i].kind, ev[i].ts,
+                                          pv + i * DIM};
+        vec_of(store, ev[i].item_id, pv + i * DIM);
+    }
+    struct tb_profile_opts o = {.half_life_days = 30, .weak_shown = 3, .max_items = 2000};
+    tb_profile *p = tb_profile_build(DIM, pe, ne, &o, &err);
+    cr_assert_not_null(p, "%s", err.msg);
+    size_t w = tb_profile_nweak(p);
+    tb_profile_free(p);
+    free(pe);
+    free(pv);
+    free(ev);
+    return w;
+}
+
+static void start_server_short_shown(void)
+{
+    shown_interval = 1;
+    start_server();
+}
+
+TestSuite(serve_shown, .init = start_server_short_shown, .fini = stop_server, .timeout = 60);
+
+Test(serve_shown, shown_again_after_interval_makes_weak_negatives)
+{
+    char u[33], path[128], etag[64], etag2[64], inm[96];
+    new_user(u);
+    cr_assert_eq(get_feed(u, NULL, etag, sizeof etag), 200);
+    cr_assert_eq(shown_events(u, NULL), 8);
+    /* Open one of the items shown: a positive, never a weak negative. */
+    tb_event *ev = NULL;
+    size_t ne = 0;
+    cr_assert_eq(tb_store_events(store, u, 0, &ev, &ne, NULL), 0);
+    cr_assert(ne > 0);
+    snprintf(path, sizeof path, "/r/%s/%lld", u, (long long)ev[0].item_id);
+    free(ev);
+    struct resp r = req("GET", path, NULL, NULL, NULL);
+    cr_assert_eq(r.status, 302);
+    resp_free(&r);
+    cr_assert_eq(weak_negatives(u), 0);
+    /* After the interval, even a poll that the cache could answer with 304
+     * renders again and records the items once more; the bytes are the
+     * same, so the reader still gets 304. */
+    snprintf(inm, sizeof inm, "If-None-Match: %s", etag);
+    usleep(1100 * 1000);
+    cr_assert_eq(get_feed(u, inm, NULL, 0), 304);
+    cr_assert_eq(shown_events(u, NULL), 16);
+    cr_assert_eq(weak_negatives(u), 0, "shown twice is not yet a weak negative");
+    usleep(1100 * 1000);
+    cr_assert_eq(get_feed(u, NULL, etag2, sizeof etag2), 200);
+    cr_assert_str_eq(etag, etag2);
+    cr_assert_eq(shown_events(u, NULL), 24);
+    /* Shown three times (weak_shown) and never opened: 7 weak negatives. */
+    size_t w = weak_negatives(u);
+    cr_assert_eq(w, 7, "weak negatives: %zu", w);
 }

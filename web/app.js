@@ -59,7 +59,7 @@ async function loadFeeds() {
 }
 
 async function loadRecs() {
-  const j = await api('GET', '/api/recommendations?user=' + encodeURIComponent(user) + '&limit=30');
+  const j = await api('GET', '/api/recommendations?user=' + encodeURIComponent(user) + '&limit=20');
   $('recs-note').textContent = j.cold_start
     ? 'Newest items first. tastebud starts choosing after ' + j.min_reads + ' reads (' + j.reads + ' so far).'
     : 'Chosen from ' + j.reads + ' reads in ' + j.clusters + ' interests.';
@@ -75,7 +75,7 @@ async function loadRecs() {
     li.appendChild(a);
     li.appendChild(el('span', it.explanation, 'why'));
     for (const kind of ['like', 'dislike']) {
-      const b = el('button', kind === 'like' ? '👍 like' : '👎 dislike');
+      const b = el('button', kind === 'like' ? 'Like' : 'Not for me');
       b.type = 'button';
       b.className = 'fb-' + kind;
       b.addEventListener('click', async () => {

@@ -2,10 +2,10 @@
  * cmd_serve.c -- `tastebud serve [--listen ADDR:PORT] [--base-url URL]`.
  *
  * Reads the settings (listen, base_url, feed_wait_ms, feed_items,
- * access_log, threads, ranking keys), opens the store and the model, fills
- * the server's hook table with the real feed, OPML, model and recommender
- * functions (src/server/server.h explains the hooks) and runs until SIGINT
- * or SIGTERM. SIGINT/SIGTERM are blocked in every thread and taken with
+ * shown_interval, access_log, threads, ranking keys), opens the store and
+ * the model, fills the server's hook table with the real feed, OPML, model
+ * and recommender functions (src/server/server.h explains the hooks) and
+ * runs until SIGINT or SIGTERM. SIGINT/SIGTERM are blocked in every thread and taken with
  * sigwait here, so shutdown runs on a normal thread: the server stops
  * accepting, finishes the requests in flight, stops the background jobs,
  * and main closes the store (SQLite checkpoints its WAL on close).
@@ -123,6 +123,7 @@ TB_COMMAND(serve, "serve filtered feeds, the API and the web page")
     o.feed_wait_ms = (int)tb_config_int(cli->conf, "feed_wait_ms", 5000);
     int64_t fi = tb_config_int(cli->conf, "feed_items", 50);
     o.feed_items = fi > 0 ? (size_t)fi : 50;
+    o.shown_interval_s = (int64_t)(tb_config_double(cli->conf, "shown_interval", 12) * 3600);
     o.access_log = tb_config_bool(cli->conf, "access_log", true);
     int64_t eb = tb_config_int(cli->conf, "embed_batch", 64);
     o.embed_batch = eb > 0 ? (size_t)eb : 64;

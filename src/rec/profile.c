@@ -465,7 +465,8 @@ static void get_vec(struct reader *r, float *v, size_t n)
 tb_profile *tb_profile_deserialize(const void *blob, size_t n, tb_err *err)
 {
     struct reader r = {blob, n, 0, false};
-    if (!blob || n < 4 + 8 * 4 + 16 + 8 || memcmp(blob, TB_PROFILE_MAGIC, 4) != 0) {
+    /* magic, 7 u32 counts, 2 i64 times, the checksum: an empty profile. */
+    if (!blob || n < 4 + 7 * 4 + 16 + 8 || memcmp(blob, TB_PROFILE_MAGIC, 4) != 0) {
         tb_err_set(err, TB_EFORMAT, "profile blob: not a tastebud profile (%zu bytes)", n);
         return NULL;
     }

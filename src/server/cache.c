@@ -82,14 +82,14 @@ static struct entry *find(tb_feed_cache *c, const char *key, size_t *bucket)
     return NULL;
 }
 
-bool tb_feed_cache_with(tb_feed_cache *c, const char *key, uint64_t gen,
+bool tb_feed_cache_with(tb_feed_cache *c, const char *key, uint64_t gen, int64_t min_rendered,
                         void (*fn)(void *ctx, const struct tb_cached_feed *e), void *ctx)
 {
     size_t b;
     bool hit = false;
     pthread_rwlock_rdlock(&c->mu);
     struct entry *e = find(c, key, &b);
-    if (e && e->gen == gen) {
+    if (e && e->gen == gen && e->v.rendered >= min_rendered) {
         fn(ctx, &e->v);
         hit = true;
     }

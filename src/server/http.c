@@ -53,6 +53,7 @@ void tb_server_opts_default(struct tb_server_opts *o)
     o->jobs = true;
     o->scan_interval_s = 30;
     o->embed_batch = 64;
+    o->shown_interval_s = 12 * 3600;
     tb_rank_opts_default(&o->rank);
 }
 
@@ -372,6 +373,7 @@ tb_server *tb_server_start(const struct tb_server_opts *o, tb_err *err)
     s->listen = tb_strdup(listen);
     s->o.listen = s->listen;
     s->cache = tb_feed_cache_new(4096);
+    s->shown = tb_shown_new(s->o.shown_interval_s);
     atomic_store(&s->gen, 1);
 
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
@@ -386,6 +388,7 @@ tb_server *tb_server_start(const struct tb_server_opts *o, tb_err *err)
         tb_err_set(err, TB_EIO, "cannot listen on %s (%s)", listen,
                    errno ? strerror(errno) : "address in use or not available");
         tb_feed_cache_free(s->cache);
+        tb_shown_free(s->shown);
         free(s->listen);
         free(s);
         return NULL;
@@ -438,6 +441,7 @@ void tb_server_stop(tb_server *s, int grace_ms)
     if (s->jobs)
         tb_jobs_stop(s->jobs);
     tb_feed_cache_free(s->cache);
+    tb_shown_free(s->shown);
     free(s->listen);
     free(s->base_url);
     free(s);

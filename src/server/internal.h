@@ -36,7 +36,8 @@ struct tb_metrics {
     atomic_ullong lat_bucket[TB_R__COUNT][TB_LAT_BUCKETS + 1]; /* last: +Inf */
     atomic_ullong lat_sum_us[TB_R__COUNT];
     atomic_ullong feeds_fetched, feeds_failed, items_embedded, embed_failed;
-    atomic_ullong profiles_rebuilt, cache_hits, cache_misses, events_recorded;
+    atomic_ullong profiles_rebuilt, cache_hits, cache_misses, events_recorded,
+        shown_recorded;
     atomic_llong fetch_queue, embed_backlog, profile_queue, in_flight;
 };
 
@@ -54,21 +55,38 @@ struct tb_cached_feed {
     struct MHD_Response *resp;
     char etag[40];        /* with quotes */
     int64_t last_modified;
+    int64_t rendered;     /* unix time it was rendered (shown events, shown.c) */
     size_t bytes;
 };
 
 tb_feed_cache *tb_feed_cache_new(size_t max_entries);
 void tb_feed_cache_free(tb_feed_cache *c);
-/* Look up key at generation gen; on a hit call fn(ctx, entry) with the
- * cache read-locked (fn may queue entry->resp: MHD then holds its own
- * reference) and return true. fn must not call back into the cache. */
-bool tb_feed_cache_with(tb_feed_cache *c, const char *key, uint64_t gen,
+/* Look up key at generation gen, rendered at or after min_rendered; on a
+ * hit call fn(ctx, entry) with the cache read-locked (fn may queue
+ * entry->resp: MHD then holds its own reference) and return true. fn must
+ * not call back into the cache. */
+bool tb_feed_cache_with(tb_feed_cache *c, const char *key, uint64_t gen, int64_t min_rendered,
                         void (*fn)(void *ctx, const struct tb_cached_feed *e), void *ctx);
 /* The entry for key regardless of generation (for Last-Modified carry
  * over): its etag and time, false when none. */
 bool tb_feed_cache_peek(tb_feed_cache *c, const char *key, char *etag, size_t n, int64_t *lm);
 /* Store; the cache takes over the caller's reference on e->resp. */
 void tb_feed_cache_put(tb_feed_cache *c, const char *key, uint64_t gen, const struct tb_cached_feed *e);
+
+/* ------------------------------------------------------------ shown */
+
+typedef struct tb_shown tb_shown;
+
+/* A table of when each (user, item) was last recorded as shown (shown.c);
+ * interval_s <= 0 records nothing. */
+tb_shown *tb_shown_new(int64_t interval_s);
+void tb_shown_free(tb_shown *sh);
+/* Of the n item ids just shown to user at time now, write to due (room for
+ * n) those not recorded as shown within the interval, mark them recorded
+ * and return how many. The user's earlier shown events are read from st
+ * the first time the user is seen. Thread-safe. */
+size_t tb_shown_due(tb_shown *sh, tb_store *st, const char *user, const int64_t *ids, size_t n,
+                    int64_t now, int64_t *due);
 
 /* ------------------------------------------------------------ jobs */
 
@@ -96,6 +114,7 @@ struct tb_server {
     int port;
     struct tb_metrics metrics;
     tb_feed_cache *cache;
+    tb_shown *shown;
     tb_jobs *jobs;
     /* Bumped on every change that can alter a rendered feed (a fetch, an
      * event, new embeddings): cache entries of older generations are stale. */

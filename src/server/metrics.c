@@ -95,6 +95,9 @@ void tb_metrics_render(struct tb_metrics *m, tb_buf *o)
             atomic_load(&m->profiles_rebuilt));
     counter(o, "tastebud_events_recorded_total", "Reads, likes and dislikes recorded.",
             atomic_load(&m->events_recorded));
+    counter(o, "tastebud_shown_recorded_total",
+            "Shown events recorded for items in rendered feeds (deduplicated).",
+            atomic_load(&m->shown_recorded));
     counter(o, "tastebud_feed_cache_hits_total", "Filtered feeds served from memory.",
             atomic_load(&m->cache_hits));
     counter(o, "tastebud_feed_cache_misses_total", "Filtered feeds rendered.",

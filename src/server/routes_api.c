@@ -281,6 +281,12 @@ static enum MHD_Result api_opml(tb_server *s, struct MHD_Connection *c, struct t
         ret = tb_http_error(c, r, 400, "malformed OPML: %s", err.msg);
         goto out;
     }
+    /* libxml2's recover mode accepts a truncated file; one that yields no
+     * feed at all is an error the user should see, not an empty 200. */
+    if (n == 0) {
+        ret = tb_http_error(c, r, 400, "malformed OPML: no feed (an outline with xmlUrl) in it");
+        goto out;
+    }
     tb_opml_outline *outs = tb_calloc(n ? n : 1, sizeof *outs);
     size_t m = 0, bad = 0;
     for (size_t i = 0; i < n; i++) {
@@ -361,6 +367,12 @@ static const char *why_name(int why)
     return why == TB_WHY_SIMILAR ? "similar" : why == TB_WHY_EXPLORE ? "explore" : "new";
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 static enum MHD_Result api_recs(tb_server *s, struct MHD_Connection *c, struct tb_req *r,
                                 struct fields *f)
 {
@@ -397,6 +409,28 @@ static enum MHD_Result api_recs(tb_server *s, struct MHD_Connection *c, struct t
                 tb_item_list_free(its, ni);
             }
             tb_feed_list_free(fds, nf);
+        }
+    }
+    /* Picks are for what the user has not opened yet: drop feed items they
+     * already read, liked or disliked (a filtered feed keeps them -- the
+     * reader tracks read state -- but a list of picks should not). */
+    if (n > 0) {
+        tb_event *ev = NULL;
+        size_t ne = 0;
+        if (tb_store_events(st, user, 0, &ev, &ne, &err) == 0) {
+            int64_t *seen = tb_malloc((ne ? ne : 1) * sizeof *seen);
+            size_t ns = 0;
+            for (size_t i = 0; i < ne; i++)
+                if (ev[i].kind != TB_EV_SHOWN)
+                    seen[ns++] = ev[i].item_id;
+            qsort(seen, ns, sizeof *seen, cmp_i64);
+            size_t m = 0;
+            for (size_t i = 0; i < n; i++)
+                if (!bsearch(&ids[i], seen, ns, sizeof *seen, cmp_i64))
+                    ids[m++] = ids[i];
+            n = m;
+            free(seen);
+            free(ev);
         }
     }
     struct tb_rec_result res = {0};
@@ -613,9 +647,11 @@ static enum MHD_Result api_interests(tb_server *s, struct MHD_Connection *c, str
         json_object_set_new(o, "titles", titles);
         json_array_append_new(clusters, o);
     }
-    if (m >= 2) {
-        float *xy = tb_malloc(m * 2 * sizeof *xy);
-        pca2(x, m, d, xy);
+    if (m >= 1) {
+        /* One item has no spread to project: it sits at the origin. */
+        float *xy = tb_calloc(m * 2, sizeof *xy);
+        if (m >= 2)
+            pca2(x, m, d, xy);
         for (size_t i = 0; i < m; i++) {
             tb_item it = {0};
             json_t *o = json_object();

@@ -167,6 +167,38 @@ int tb_server_subscribe_url(tb_server *s, const char *user, const char *url,
 
 /* ------------------------------------------------------- the feed route */
 
+/* Record "shown" events for the m items of a rendered feed, at most one per
+ * item per shown_interval (shown.c), in one transaction. They change no
+ * rendered feed, so the generation is left alone; the profile picks them
+ * up with the user's next events. Failures are logged, never fatal. */
+static void record_shown(tb_server *s, const char *user, const tb_item *sel, size_t m)
+{
+    if (s->o.shown_interval_s <= 0 || m == 0)
+        return;
+    int64_t now = tb_unix_now();
+    int64_t *ids = tb_malloc(2 * m * sizeof *ids), *due = ids + m;
+    for (size_t i = 0; i < m; i++)
+        ids[i] = sel[i].id;
+    size_t k = tb_shown_due(s->shown, s->o.store, user, ids, m, now, due);
+    tb_err err = {0};
+    if (k > 0 && tb_store_begin(s->o.store, &err) == 0) {
+        size_t i = 0;
+        for (; i < k; i++)
+            if (tb_store_event_add(s->o.store, user, due[i], TB_EV_SHOWN, now, &err) != 0)
+                break;
+        if (i == k && tb_store_commit(s->o.store, &err) == 0)
+            atomic_fetch_add_explicit(&s->metrics.shown_recorded, k, memory_order_relaxed);
+        else {
+            if (i < k)
+                tb_store_rollback(s->o.store);
+            k = 0;
+        }
+    }
+    if (err.code)
+        tb_warn("recording shown events: %s", err.msg);
+    free(ids);
+}
+
 static enum MHD_Result render_feed(tb_server *s, struct MHD_Connection *c, struct tb_req *r,
                                    const char *user, const char *spec, const char *key)
 {
@@ -264,6 +296,7 @@ static enum MHD_Result render_feed(tb_server *s, struct MHD_Connection *c, struc
     char *self = tb_feed_public_url(s, user, feed_id);
     /* lastBuildDate is the feed's last successful fetch, not "now": the
      * bytes (and so the ETag) must not change when nothing else did. */
+    record_shown(s, user, sel, m);
     struct tb_rss_opts ro = {.self_url = self, .rewrite = rewrite_link, .ctx = &rc,
                              .build_date = feed.last_ok};
     tb_buf body = {0};
@@ -283,6 +316,7 @@ static enum MHD_Result render_feed(tb_server *s, struct MHD_Connection *c, struc
         e.last_modified = lm;
     else
         e.last_modified = tb_unix_now();
+    e.rendered = tb_unix_now();
     e.bytes = body.len;
     char *data = tb_buf_steal(&body);
     e.resp = MHD_create_response_from_buffer(e.bytes, data ? data : (void *)"",
@@ -319,7 +353,13 @@ enum MHD_Result tb_route_feed(tb_server *s, struct MHD_Connection *c, struct tb_
     struct hit_ctx h = {c, r, MHD_NO};
     uint64_t gen = atomic_load(&s->gen);
     enum MHD_Result ret;
-    if (tb_feed_cache_with(s->cache, key, gen, on_hit, &h)) {
+    /* An entry older than shown_interval is rendered again (same bytes,
+     * same ETag) so that the items still in the feed are recorded as shown
+     * once more: a reader that keeps an item unopened for days teaches the
+     * recommender something. */
+    int64_t min_rendered =
+        s->o.shown_interval_s > 0 ? tb_unix_now() - s->o.shown_interval_s + 1 : 0;
+    if (tb_feed_cache_with(s->cache, key, gen, min_rendered, on_hit, &h)) {
         atomic_fetch_add_explicit(&s->metrics.cache_hits, 1, memory_order_relaxed);
         ret = h.ret;
     } else {

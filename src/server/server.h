@@ -71,6 +71,9 @@ struct tb_server_opts {
     bool jobs;                 /* run the background jobs */
     int scan_interval_s;       /* how often due feeds are looked for (<= 0: 30) */
     size_t embed_batch;        /* texts per embedding batch (0: 64) */
+    int64_t shown_interval_s;  /* a rendered feed records "shown" events for its items, at
+                                * most one per user x item per this many seconds
+                                * (<= 0: none) */
     struct tb_rank_opts rank;  /* ranking options (min_reads, ratios, ...) */
     tb_server_hooks hooks;
 };
