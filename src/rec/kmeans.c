@@ -32,6 +32,7 @@
  */
 #include <cblas.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,9 +56,60 @@ size_t tb_kmeans_default_kmax(size_t n)
     return k > 16 ? 16 : k;
 }
 
-/* k-means++ seeding into cent (k x dim). dist is n scratch floats. */
+/* Scratch shared by every run of one tb_kmeans_auto scan (allocated once,
+ * sized for the largest k), so a run allocates only its result. */
+struct km_work {
+    float *sims;   /* n x kmax: x * cent^T; also n floats of seeding scratch */
+    float *best;   /* n: cosine of each point to its centroid */
+    double *sum;   /* kmax x dim: weighted sum of each cluster's members */
+    size_t *cnt;   /* kmax: members per cluster */
+};
+
+static void work_init(struct km_work *ws, size_t n, size_t dim, size_t kmax)
+{
+    ws->sims = tb_malloc(n * kmax * sizeof(float));
+    ws->best = tb_malloc(n * sizeof(float));
+    ws->sum = tb_malloc(kmax * dim * sizeof(double));
+    ws->cnt = tb_malloc(kmax * sizeof(size_t));
+}
+
+static void work_free(struct km_work *ws)
+{
+    free(ws->sims);
+    free(ws->best);
+    free(ws->sum);
+    free(ws->cnt);
+}
+
+/* s += a * x (dim values). Blocks of 16 with a fixed inner trip count, so
+ * gcc -O2 (very cheap vectoriser cost model) and clang both vectorise. */
+static void axpy(double *restrict s, const float *restrict x, double a, size_t dim)
+{
+    size_t j = 0;
+    for (; j + 16 <= dim; j += 16)
+        for (size_t e = 0; e < 16; e++)
+            s[j + e] += a * (double)x[j + e];
+    for (; j < dim; j++)
+        s[j] += a * (double)x[j];
+}
+
+/* dist[i] = min(dist[i], 1 - x_i . c), or = when first; tmp has n floats.
+ * One sgemv: no packing of x, unlike sgemm. */
+static void seed_dist(const float *x, size_t n, size_t dim, const float *c, float *dist,
+                      float *tmp, bool first)
+{
+    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)n, (int)dim, 1.0f, x, (int)dim, c, 1, 0.0f,
+                tmp, 1);
+    for (size_t i = 0; i < n; i++) {
+        float d = 1.0f - tmp[i];
+        if (first || d < dist[i])
+            dist[i] = d;
+    }
+}
+
+/* k-means++ seeding into cent (k x dim). dist and tmp are n scratch floats. */
 static void seed_pp(const float *x, const float *w, size_t n, size_t dim, size_t k,
-                    tb_rng *rng, float *cent, float *dist)
+                    tb_rng *rng, float *cent, float *dist, float *tmp)
 {
     /* First seed: drawn by weight. */
     double tot = 0;
@@ -73,8 +125,7 @@ static void seed_pp(const float *x, const float *w, size_t n, size_t dim, size_t
         }
     }
     memcpy(cent, x + pick * dim, dim * sizeof(float));
-    for (size_t i = 0; i < n; i++)
-        dist[i] = 1.0f - tb_dot(x + i * dim, cent, dim);
+    seed_dist(x, n, dim, cent, dist, tmp, true);
     for (size_t c = 1; c < k; c++) {
         tot = 0;
         for (size_t i = 0; i < n; i++)
@@ -96,41 +147,37 @@ static void seed_pp(const float *x, const float *w, size_t n, size_t dim, size_t
         }
         float *cc = cent + c * dim;
         memcpy(cc, x + pick * dim, dim * sizeof(float));
-        for (size_t i = 0; i < n; i++) {
-            float d = 1.0f - tb_dot(x + i * dim, cc, dim);
-            if (d < dist[i])
-                dist[i] = d;
-        }
+        if (c + 1 < k)
+            seed_dist(x, n, dim, cc, dist, tmp, false);
     }
 }
 
-void tb_kmeans_run(const float *x, const float *w, size_t n, size_t dim, size_t k,
-                   const float *init, uint64_t seed, int max_iter, struct tb_kmeans *out)
+/* One Lloyd run (the contract of tb_kmeans_run) with caller scratch. The
+ * update is incremental: the per-cluster sums are kept, and a point that
+ * changes cluster is subtracted from its old sum and added to its new one,
+ * so after the first iteration (every point new) an iteration costs the
+ * sgemm plus the few points that moved, not another pass over n x dim. */
+static void run_ws(const float *x, const float *w, size_t n, size_t dim, size_t k,
+                   const float *init, uint64_t seed, int max_iter, struct km_work *ws,
+                   struct tb_kmeans *out)
 {
-    memset(out, 0, sizeof *out);
-    if (n == 0 || dim == 0)
-        return;
-    if (k < 1)
-        k = 1;
-    if (k > n)
-        k = n;
-    if (max_iter < 1)
-        max_iter = 1;
     out->k = k;
     out->cent = tb_malloc(k * dim * sizeof(float));
     out->assign = tb_malloc(n * sizeof(int));
-    float *sims = tb_malloc(n * k * sizeof(float));
-    float *best = tb_malloc(n * sizeof(float));
-    double *sum = tb_malloc(k * dim * sizeof(double));
+    float *sims = ws->sims, *best = ws->best;
+    double *sum = ws->sum;
+    size_t *cnt = ws->cnt;
     tb_rng rng;
     tb_rng_seed(&rng, seed ^ 0x6b6d65616e73ull);
 
     if (init)
         memcpy(out->cent, init, k * dim * sizeof(float));
     else
-        seed_pp(x, w, n, dim, k, &rng, out->cent, best);
+        seed_pp(x, w, n, dim, k, &rng, out->cent, best, sims);
     for (size_t i = 0; i < n; i++)
         out->assign[i] = -1;
+    memset(sum, 0, k * dim * sizeof(double));
+    memset(cnt, 0, k * sizeof(size_t));
 
     double cost = 0;
     for (int it = 0; it < max_iter; it++) {
@@ -147,28 +194,29 @@ void tb_kmeans_run(const float *x, const float *w, size_t n, size_t dim, size_t 
                 if (s[c] > s[b])
                     b = c;
             best[i] = s[b];
-            if (out->assign[i] != (int)b) {
+            double wi = w ? w[i] : 1.0;
+            int old = out->assign[i];
+            if (old != (int)b) {
+                if (old >= 0) {
+                    axpy(sum + (size_t)old * dim, x + i * dim, -wi, dim);
+                    cnt[old]--;
+                }
+                axpy(sum + b * dim, x + i * dim, wi, dim);
+                cnt[b]++;
                 out->assign[i] = (int)b;
                 changed++;
             }
-            cost += (w ? w[i] : 1.0) * (1.0 - s[b]);
+            cost += wi * (1.0 - s[b]);
         }
         if (changed == 0 && it > 0)
             break;
-        /* Update: weighted sums, normalised. */
-        memset(sum, 0, k * dim * sizeof(double));
-        for (size_t i = 0; i < n; i++) {
-            double wi = w ? w[i] : 1.0;
-            double *sc = sum + (size_t)out->assign[i] * dim;
-            const float *xi = x + i * dim;
-            for (size_t j = 0; j < dim; j++)
-                sc[j] += wi * xi[j];
-        }
+        /* Update: each centroid is its normalised sum. */
         for (size_t c = 0; c < k; c++) {
             double *sc = sum + c * dim;
             double nn = 0;
-            for (size_t j = 0; j < dim; j++)
-                nn += sc[j] * sc[j];
+            if (cnt[c] > 0)
+                for (size_t j = 0; j < dim; j++)
+                    nn += sc[j] * sc[j];
             float *cc = out->cent + c * dim;
             if (nn > 1e-24) {
                 double inv = 1.0 / sqrt(nn);
@@ -177,7 +225,10 @@ void tb_kmeans_run(const float *x, const float *w, size_t n, size_t dim, size_t 
             } else {
                 /* Empty (or cancelling) cluster: move it to the point worst
                  * served by its centroid, which is what splits a merged
-                 * pair of interests. */
+                 * pair of interests. Its sum restarts from exact zero, so
+                 * no rounding residue of departed members survives. */
+                if (cnt[c] == 0)
+                    memset(sc, 0, dim * sizeof(double));
                 size_t far = 0;
                 for (size_t i = 1; i < n; i++)
                     if (best[i] < best[far])
@@ -188,21 +239,38 @@ void tb_kmeans_run(const float *x, const float *w, size_t n, size_t dim, size_t 
         }
     }
     out->cost = cost < 0 ? 0 : cost;
-    free(sims);
-    free(best);
-    free(sum);
+}
+
+void tb_kmeans_run(const float *x, const float *w, size_t n, size_t dim, size_t k,
+                   const float *init, uint64_t seed, int max_iter, struct tb_kmeans *out)
+{
+    memset(out, 0, sizeof *out);
+    if (n == 0 || dim == 0)
+        return;
+    if (k < 1)
+        k = 1;
+    if (k > n)
+        k = n;
+    if (max_iter < 1)
+        max_iter = 1;
+    struct km_work ws;
+    work_init(&ws, n, dim, k);
+    run_ws(x, w, n, dim, k, init, seed, max_iter, &ws, out);
+    work_free(&ws);
 }
 
 void tb_kmeans_auto(const float *x, const float *w, size_t n, size_t dim, size_t kmax,
                     uint64_t seed, struct tb_kmeans *out)
 {
     memset(out, 0, sizeof *out);
-    if (n == 0)
+    if (n == 0 || dim == 0)
         return;
     if (kmax == 0)
         kmax = tb_kmeans_default_kmax(n);
     if (kmax > n)
         kmax = n;
+    struct km_work ws;
+    work_init(&ws, n, dim, kmax);
     struct tb_kmeans best = {0};
     int rejected = 0;
     double best_cost = INFINITY;
@@ -210,7 +278,8 @@ void tb_kmeans_auto(const float *x, const float *w, size_t n, size_t dim, size_t
         struct tb_kmeans km = {0};
         for (int r = 0; r < (k == 1 ? 1 : TB_KMEANS_RESTARTS); r++) {
             struct tb_kmeans t;
-            tb_kmeans_run(x, w, n, dim, k, NULL, seed + 1000 * (uint64_t)r + k, 25, &t);
+            memset(&t, 0, sizeof t);
+            run_ws(x, w, n, dim, k, NULL, seed + 1000 * (uint64_t)r + k, 25, &ws, &t);
             if (km.cent == NULL || t.cost < km.cost) {
                 tb_kmeans_clear(&km);
                 km = t;
@@ -231,5 +300,6 @@ void tb_kmeans_auto(const float *x, const float *w, size_t n, size_t dim, size_t
                 break;
         }
     }
+    work_free(&ws);
     *out = best;
 }
