@@ -25,7 +25,8 @@
  * R exactly with the chosen method (they rank above the rest, which keep
  * their coarse order):
  *   - with an index (o->index, index.c) and a limit: the coarse score comes
- *     from the int8 rows, R = max(TB_TWO_STAGE_MIN, 5 x limit);
+ *     from the int8 rows, R = max(TB_TWO_STAGE_MIN, 5 x limit), or
+ *     o->rescore (at least 4 x limit) when set;
  *   - without one, when n x reads exceeds TB_RERANK_BUDGET: the coarse
  *     score is the float nearest-centroid score, R = budget/reads (at
  *     least 4 x limit).
@@ -214,6 +215,8 @@ long tb_rank(const tb_profile *p, const float *cand, size_t n, size_t dim,
     if (o->index && o->limit) {
         /* Two-stage from the index: coarse over all, exact over the best R. */
         R = TB_TWO_STAGE_MIN > 5 * o->limit ? TB_TWO_STAGE_MIN : 5 * o->limit;
+        if (o->rescore)
+            R = o->rescore > 4 * o->limit ? o->rescore : 4 * o->limit;
     } else if (per_item && (double)n * (double)p->pos.n > TB_RERANK_BUDGET) {
         R = (size_t)(TB_RERANK_BUDGET / (double)p->pos.n);
         if (o->limit && R < 4 * o->limit)
