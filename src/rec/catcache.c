@@ -105,6 +105,40 @@ static bool sample_ok(tb_store *s, tb_model *m, const struct tb_catset *c)
     return ok;
 }
 
+struct idrow {
+    int64_t id;
+    size_t row;
+};
+
+static int cmp_idrow(const void *a, const void *b)
+{
+    int64_t x = ((const struct idrow *)a)->id, y = ((const struct idrow *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* Callers find rows by bsearch on ids: make them ascending. Both store
+ * backends already return them so (ORDER BY item_id); this is the guard. */
+static void sort_rows(struct tb_catset *c)
+{
+    size_t i = 1;
+    while (i < c->n && c->ids[i - 1] < c->ids[i])
+        i++;
+    if (i >= c->n)
+        return;
+    struct idrow *p = tb_malloc(c->n * sizeof *p);
+    for (i = 0; i < c->n; i++)
+        p[i] = (struct idrow){c->ids[i], i};
+    qsort(p, c->n, sizeof *p, cmp_idrow);
+    float *v = tb_malloc(c->n * c->dim * sizeof(float));
+    for (i = 0; i < c->n; i++) {
+        c->ids[i] = p[i].id;
+        memcpy(v + i * c->dim, c->vecs + p[i].row * c->dim, c->dim * sizeof(float));
+    }
+    free(c->vecs);
+    c->vecs = v;
+    free(p);
+}
+
 /* Load and index the catalogue. NULL with err on store errors. */
 static struct tb_catset *build(tb_store *s, tb_model *m, const char *collection,
                                int64_t nitems, tb_err *err)
@@ -142,6 +176,7 @@ static struct tb_catset *build(tb_store *s, tb_model *m, const char *collection,
                                      err) < 0)
             goto fail;
     }
+    sort_rows(c);
     if (c->n > 0)
         c->ix = tb_rank_index_build(c->vecs, c->n, dim);
     return c;

@@ -91,6 +91,9 @@ struct tb_rank_opts {
     const tb_rank_index *index; /* built from exactly the candidates passed to tb_rank
                                (same n, dim, order), or NULL: enables two-stage ranking
                                with a limit, and supplies the centre */
+    const bool *exclude;    /* n flags (one per candidate) or NULL: rows flagged true are never
+                               returned (a catalogue's already-judged items) but still belong
+                               to the catalogue (its index and centre) */
     size_t min_reads;       /* cold start below this many positives (config min_reads, default 10) */
     size_t limit;           /* at most this many results (0: no limit) */
     size_t rescore;         /* two-stage ranking: rows re-scored exactly after the coarse

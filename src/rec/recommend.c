@@ -264,9 +264,10 @@ static bool judged(const int64_t *ex, size_t nex, int64_t id)
 }
 
 /* tb_recommend on a big collection: two-stage ranking from the cached
- * catalogue (catcache.c). The cached rows are the whole collection, so
- * the user's judged items are ranked too and dropped afterwards: the limit
- * asked of tb_rank grows by their number. Cold start takes the first
+ * catalogue (catcache.c). The cached rows are the whole collection; the
+ * user's judged items are flagged (tb_rank_opts.exclude) so selection
+ * skips them - they would otherwise fill the top, each being its own
+ * nearest read item. Cold start takes the first
  * `limit` unjudged items in collection order, as the exact path does, with
  * one limited query instead of loading the catalogue. */
 static int recommend_indexed(tb_store *s, tb_model *m, const tb_profile *p,
@@ -297,25 +298,31 @@ static int recommend_indexed(tb_store *s, tb_model *m, const tb_profile *p,
         free(ex);
         return -1;
     }
+    /* Flag the judged rows (cs->ids ascending: one bsearch each). */
+    bool *skip = tb_calloc(cs->n ? cs->n : 1, sizeof(bool));
+    for (size_t j = 0; j < nex; j++) {
+        const int64_t *hit = cs->n ? bsearch(&ex[j], cs->ids, cs->n, sizeof(int64_t), cmp_i64)
+                                   : NULL;
+        if (hit)
+            skip[hit - cs->ids] = true;
+    }
     struct tb_rank_opts o = *opts;
     o.index = cs->ix;
-    o.limit = lim + nex < cs->n ? lim + nex : cs->n;
+    o.exclude = skip;
     struct tb_ranked *rk = tb_malloc((cs->n ? cs->n : 1) * sizeof *rk);
     long got = cs->n ? tb_rank(p, cs->vecs, cs->n, cs->dim, &o, rk, err) : 0;
     int rc = 0;
     if (got < 0) {
         rc = -1;
     } else {
-        out->items = tb_calloc(lim ? lim : 1, sizeof *out->items);
-        for (long i = 0; i < got && out->n < lim; i++) {
-            int64_t id = cs->ids[rk[i].index];
-            if (judged(ex, nex, id))
-                continue;
-            out->items[out->n++] = (struct tb_rec_item){
-                .item_id = id, .score = rk[i].score, .sim = rk[i].sim, .why = rk[i].why,
-                .cluster = rk[i].cluster, .near_item = rk[i].near_item};
-        }
+        out->n = (size_t)got;
+        out->items = tb_calloc(out->n ? out->n : 1, sizeof *out->items);
+        for (size_t i = 0; i < out->n; i++)
+            out->items[i] = (struct tb_rec_item){
+                .item_id = cs->ids[rk[i].index], .score = rk[i].score, .sim = rk[i].sim,
+                .why = rk[i].why, .cluster = rk[i].cluster, .near_item = rk[i].near_item};
     }
+    free(skip);
     free(rk);
     free(ex);
     tb_catset_release(cs);
