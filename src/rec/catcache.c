@@ -186,14 +186,11 @@ fail:
 }
 
 struct tb_catset *tb_catset_get(tb_store *s, tb_model *m, const char *collection,
-                                tb_err *err)
+                                int64_t nitems, tb_err *err)
 {
     if (!s || !m || !collection)
         return tb_err_set(err, TB_EINVAL, "catalogue cache: NULL store, model or collection"),
                NULL;
-    int64_t nitems = tb_store_item_count(s, collection, err);
-    if (nitems < 0)
-        return NULL;
     tb_buf kb = {0};
     tb_buf_puts(&kb, collection);
     tb_buf_puts(&kb, "\x1f");

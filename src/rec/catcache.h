@@ -11,7 +11,7 @@
  * shared by every caller holding a reference. */
 struct tb_catset {
     size_t n, dim;
-    int64_t *ids;        /* n item ids, ascending */
+    int64_t *ids;        /* n item ids, ascending (bsearch) */
     float *vecs;         /* n x dim unit vectors, row i is item ids[i] */
     tb_rank_index *ix;   /* the compact index of vecs */
     /* private to catcache.c */
@@ -24,14 +24,15 @@ struct tb_catset {
     double used;
 };
 
-/* The catalogue of collection for model m in store s: from the cache when
- * still valid (same item count, same in-process embedding generation, and
+/* The catalogue of collection for model m in store s, which has nitems
+ * items now (tb_store_item_count): from the cache when still valid (same
+ * item count, same in-process embedding generation, and
  * the first and last cached rows still equal the stored vectors), else
  * loaded (items missing an embedding are embedded and stored first) and
  * indexed. Returns a reference (release with tb_catset_release), or NULL
  * with err. Thread-safe; a build runs outside the cache lock. */
 struct tb_catset *tb_catset_get(tb_store *s, tb_model *m, const char *collection,
-                                tb_err *err);
+                                int64_t nitems, tb_err *err);
 void tb_catset_release(struct tb_catset *c);
 
 /* Called whenever this process stores new embeddings: cached catalogues

@@ -271,7 +271,7 @@ static bool judged(const int64_t *ex, size_t nex, int64_t id)
  * `limit` unjudged items in collection order, as the exact path does, with
  * one limited query instead of loading the catalogue. */
 static int recommend_indexed(tb_store *s, tb_model *m, const tb_profile *p,
-                             const char *collection, struct tb_rank_opts *opts,
+                             const char *collection, int64_t nitems, struct tb_rank_opts *opts,
                              struct tb_rec_result *out, tb_err *err)
 {
     size_t nex, lim = opts->limit;
@@ -293,7 +293,7 @@ static int recommend_indexed(tb_store *s, tb_model *m, const tb_profile *p,
         free(ex);
         return 0;
     }
-    struct tb_catset *cs = tb_catset_get(s, m, collection, err);
+    struct tb_catset *cs = tb_catset_get(s, m, collection, nitems, err);
     if (!cs) {
         free(ex);
         return -1;
@@ -361,7 +361,7 @@ int tb_recommend(tb_store *s, tb_model *m, const char *user, const char *collect
             return -1;
         }
         if ((size_t)cnt >= (opts.index_min ? opts.index_min : TB_REC_INDEX_MIN)) {
-            int rc = recommend_indexed(s, m, p, collection_or_NULL, &opts, out, err);
+            int rc = recommend_indexed(s, m, p, collection_or_NULL, cnt, &opts, out, err);
             tb_profile_free(p);
             if (rc < 0)
                 tb_rec_result_free(out);
