@@ -38,6 +38,13 @@ CFLAGS   += -DTB_WITH_PG $(shell pkg-config --cflags libpq)
 LDLIBS   += $(shell pkg-config --libs libpq)
 endif
 
+# `make V=1` shows full command lines.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 LIB_SRCS   := $(shell find src -name '*.c' -not -path 'src/cli/*' | sort)
 CLI_SRCS   := $(sort $(wildcard src/cli/*.c))
 TEST_SRCS  := $(sort $(wildcard tests/test_*.c))
@@ -59,12 +66,14 @@ lib: $(LIB)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@
-	ar rcs $@ $^
+	$(Q)rm -f $@
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)ar rcs $@ $^
 
 # The command table is generated from the TB_COMMAND lines of src/cli/*.c.
 $(GEN): $(CLI_SRCS)
@@ -77,13 +86,15 @@ $(BUILD)/src/cli/main.o: CFLAGS += -I$(BUILD)/gen
 
 $(BIN): $(CLI_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(LIB) $(LDLIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(LIB) $(LDLIBS)
 
 # ------------------------------------------------------------------ tests
 
 $(BUILD)/tests/unit: $(TEST_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $(TEST_OBJS) $(LIB) $(LDLIBS) -lcriterion
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $(TEST_OBJS) $(LIB) $(LDLIBS) -lcriterion
 
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
@@ -118,7 +129,8 @@ build/fuzz/bin/%: fuzz/%.c
 	$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang \
 	    OPT="-O1 -g -fsanitize=fuzzer-no-link,address,undefined" build/fuzz/libtastebud.a
 	@mkdir -p $(dir $@)
-	clang $(CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< \
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)clang $(CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< \
 	    build/fuzz/libtastebud.a $(LDLIBS)
 
 fuzz-smoke: $(FUZZ_BINS)
@@ -133,7 +145,8 @@ BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
 $(BUILD)/bench/%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 bench-build: $(BENCH_BINS) $(BIN)
 

@@ -49,6 +49,32 @@ int tb_tokenizer_encode(const tb_tokenizer *t, const char *text, size_t max_len,
                         bool add_special, tb_tokens *out, tb_err *err);
 void tb_tokens_free(tb_tokens *tk);
 
+/* Reusable working memory for tb_tokenizer_encode_ws, so a caller encoding
+ * many texts in a loop allocates nothing per text. Zero-initialise; one per
+ * thread; free with tb_tok_scratch_free. */
+typedef struct tb_tok_scratch {
+    uint32_t *cp, *cp2;       /* code point buffers (normalisation ping-pong) */
+    size_t cp_cap, cp2_cap;
+    uint32_t *spans, *spans2; /* pre-token [begin, end) pairs */
+    size_t sp_cap, sp2_cap;
+    char *bytes;              /* UTF-8 of the word being looked up */
+    uint32_t *offs;           /* byte offset of each char of that word */
+    size_t bytes_cap, offs_cap;
+} tb_tok_scratch;
+
+/* Like tb_tokenizer_encode for the first len bytes of text, using ws for all
+ * working memory (grown as needed, never shrunk). */
+int tb_tokenizer_encode_ws(const tb_tokenizer *t, const char *text, size_t len,
+                           size_t max_len, bool add_special, tb_tokens *out,
+                           tb_tok_scratch *ws, tb_err *err);
+void tb_tok_scratch_free(tb_tok_scratch *ws);
+
+/* The id of the unknown token, -1 if the tokenizer has none. */
+int32_t tb_tokenizer_unk_id(const tb_tokenizer *t);
+/* A one-line summary of the pipeline ("BertNormalizer > BertPreTokenizer >
+ * WordPiece(30522) > TemplateProcessing"), owned by t. */
+const char *tb_tokenizer_describe(const tb_tokenizer *t);
+
 size_t tb_tokenizer_vocab_size(const tb_tokenizer *t);
 /* -1 when the token is not in the vocabulary. */
 int32_t tb_tokenizer_token_to_id(const tb_tokenizer *t, const char *token);
