@@ -213,8 +213,9 @@ Test(bert, q8_kernels_exact)
         bias[i] = (float)i;
     tb_q8_matrix q;
     tb_q8_pack(&q, w, N, K);
-    int8_t xq[M * 52];
+    int8_t xq[M * 52], xk[M * 52];
     float sx[M];
+    cr_assert_eq(tb_q8_select("generic"), 0);
     tb_q8_quantize_rows(x, K, M, K, xq, q.k_pad, sx);
     const char *names[] = {"generic", "avx2", "avx512vnni"};
     int tried = 0;
@@ -223,9 +224,10 @@ Test(bert, q8_kernels_exact)
             continue;
         tried++;
         memset(y, 0, sizeof y);
+        tb_q8_quantize_rows(x, K, M, K, xk, q.k_pad, sx);
         /* in two column ranges, to cover partial blocks */
-        tb_q8_gemm(xq, sx, 0, M, &q, 0, 16, bias, y, N);
-        tb_q8_gemm(xq, sx, 0, M, &q, 16, N, bias, y, N);
+        tb_q8_gemm(xk, sx, 0, M, &q, 0, 16, bias, y, N);
+        tb_q8_gemm(xk, sx, 0, M, &q, 16, N, bias, y, N);
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) {
                 int32_t acc = 0;

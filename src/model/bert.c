@@ -54,6 +54,7 @@
 #include "model/model.h"
 #include "model/q8.h"
 #include "model/safetensors.h"
+#include "model/vecmath.h"
 #include "text/tokenizer.h"
 #include "util/util.h"
 
@@ -754,69 +755,49 @@ out:
 
 /* ---------------------------------------------------------------- math kernels */
 
-/* exp for x in about [-87, 88], relative error ~2e-7, branch-free so loops
- * over it vectorise (libm's expf is a call per element). */
-static inline float fast_expf(float x)
+/* GELU and softmax's exp come from vecmath.h, compiled twice: for the
+ * baseline ISA and, on x86-64, for AVX2+FMA; the choice is made once. */
+static void gelu_base(float *x, size_t n) { tb_vm_gelu(x, n); }
+static float expsum_base(float *x, size_t n, float sub) { return tb_vm_exp_sub_sum(x, n, sub); }
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void gelu_avx2(float *x, size_t n)
 {
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    float t = x * 1.44269504f;
-    float n = (float)(int)(t + (t >= 0 ? 0.5f : -0.5f));
-    float r = x - n * 0.693145752f - n * 1.42860677e-06f;
-    float p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666567f +
-              r * (0.00833345205f + r * 0.00138888888f)))));
-    int32_t bits = ((int32_t)n + 127) << 23;
-    float s;
-    memcpy(&s, &bits, 4);
-    return p * s;
+    tb_vm_gelu(x, n);
 }
-
-/* erf via Abramowitz & Stegun 7.1.26 refined: erf(x) = 1 - t*exp(-x^2 + P(t))
- * (Numerical Recipes' erfc, fractional error < 1.2e-7). */
-static inline float fast_erff(float x)
+__attribute__((target("avx2,fma"))) static float expsum_avx2(float *x, size_t n, float sub)
 {
-    float z = fabsf(x);
-    float t = 1.0f / (1.0f + 0.5f * z);
-    float y = t * fast_expf(-z * z - 1.26551223f +
-                            t * (1.00002368f + t * (0.37409196f + t * (0.09678418f +
-                            t * (-0.18628806f + t * (0.27886807f + t * (-1.13520398f +
-                            t * (1.48851587f + t * (-0.82215223f + t * 0.17087277f)))))))));
-    float r = 1.0f - y;
-    return x >= 0 ? r : -r;
+    return tb_vm_exp_sub_sum(x, n, sub);
 }
+#endif
 
-/* x = 0.5 x (1 + erf(x / sqrt 2)), the exact GELU of BERT. Fixed-width
- * inner loop so -O2's cheap vectoriser takes it. */
-static void gelu_inplace(float *x, size_t n)
+static void ln_base(float *x, const float *a, int n, const float *g, const float *b, float eps)
 {
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int j = 0; j < 8; j++)
-            x[i + j] = 0.5f * x[i + j] * (1.0f + fast_erff(x[i + j] * 0.70710678f));
-    for (; i < n; i++)
-        x[i] = 0.5f * x[i] * (1.0f + fast_erff(x[i] * 0.70710678f));
+    tb_vm_add_layernorm(x, a, (size_t)n, g, b, eps);
 }
-
-/* x = LayerNorm(x + a) over one row of n; a may be NULL. */
-static void add_layernorm(float *x, const float *a, int n, const float *g, const float *b,
-                          float eps)
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void ln_avx2(float *x, const float *a, int n,
+                                                        const float *g, const float *b, float eps)
 {
-    double mean = 0;
-    if (a)
-        for (int i = 0; i < n; i++)
-            x[i] += a[i];
-    for (int i = 0; i < n; i++)
-        mean += x[i];
-    mean /= n;
-    double var = 0;
-    for (int i = 0; i < n; i++) {
-        double d = x[i] - mean;
-        var += d * d;
+    tb_vm_add_layernorm(x, a, (size_t)n, g, b, eps);
+}
+#endif
+
+static void (*gelu_inplace)(float *x, size_t n) = gelu_base;
+/* x = LayerNorm(x + a) over one row of n; a may be NULL */
+static void (*add_layernorm)(float *x, const float *a, int n, const float *g, const float *b,
+                             float eps) = ln_base;
+static float (*exp_sub_sum)(float *x, size_t n, float sub) = expsum_base;
+
+static void pick_vecmath(void)
+{
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        gelu_inplace = gelu_avx2;
+        exp_sub_sum = expsum_avx2;
+        add_layernorm = ln_avx2;
     }
-    var /= n;
-    float inv = (float)(1.0 / sqrt(var + eps));
-    float m = (float)mean;
-    for (int i = 0; i < n; i++)
-        x[i] = (x[i] - m) * inv * g[i] + b[i];
+#endif
 }
 
 /* ---------------------------------------------------------------- parallel ops */
@@ -992,11 +973,7 @@ static void att_task(void *ctx, size_t idx)
         float mx = row[0];
         for (int u = 1; u < L; u++)
             mx = row[u] > mx ? row[u] : mx;
-        float sum = 0;
-        for (int u = 0; u < L; u++) {
-            row[u] = fast_expf(row[u] - mx);
-            sum += row[u];
-        }
+        float sum = exp_sub_sum(row, (size_t)L, mx);
         float inv = 1.0f / sum;
         for (int u = 0; u < L; u++)
             row[u] *= inv;
@@ -1367,6 +1344,8 @@ static int env_int(const char *name, int def)
 
 tb_model *tb_bert_open(const char *dir, const struct tb_bert_opts *opts, tb_err *err)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, pick_vecmath);
     bert_model *bm = tb_calloc(1, sizeof *bm);
     pthread_mutex_init(&bm->mu, NULL);
     char *dense_path = NULL;

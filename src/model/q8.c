@@ -7,9 +7,10 @@
  * can be switched at any time (tests compare all of them on one matrix).
  *
  * avx512vnni: vpdpbusd multiplies unsigned bytes by signed bytes. The
- * activations are signed, so the kernel flips their sign bit (x ^ 0x80 =
- * x + 128 as an unsigned byte) and subtracts 128 * sum_k w[j][k] afterwards;
- * the result is exact. A tile is 8 rows x 32 outputs (16 zmm accumulators),
+ * activations are signed, so the quantiser stores them with the sign bit
+ * flipped (x ^ 0x80 = x + 128 as an unsigned byte) when this kernel is in
+ * use, and the kernel subtracts 128 * sum_k w[j][k] afterwards; the result
+ * is exact. A tile is 8 rows x 32 outputs (16 zmm accumulators),
  * so each 64-byte weight load feeds 8 instructions.
  *
  * avx2: pmaddubsw (u8 x s8 -> pairs summed to s16) saturates for u8 > 127,
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/vecmath.h"
 #include "util/util.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -93,25 +95,56 @@ void tb_q8_free(tb_q8_matrix *q)
     memset(q, 0, sizeof *q);
 }
 
-void tb_q8_quantize_rows(const float *x, int ldx, int m, int k, int8_t *xq, int k_pad,
-                         float *sx)
+/* Row quantisation, compiled twice (baseline and AVX2) from vecmath.h. */
+TB_VM_INLINE void quantize_rows_body(const float *x, int ldx, int m, int k, int8_t *xq,
+                                     int k_pad, float *sx, int8_t flip)
 {
     for (int i = 0; i < m; i++) {
         const float *row = x + (size_t)i * (size_t)ldx;
         int8_t *out = xq + (size_t)i * (size_t)k_pad;
-        float amax = 0.0f;
-        for (int c = 0; c < k; c++) {
-            float a = fabsf(row[c]);
-            amax = a > amax ? a : amax;
-        }
-        float s = amax / 127.0f;
-        float inv = s > 0.0f ? 1.0f / s : 0.0f;
+        float s = tb_vm_absmax(row, (size_t)k) / 127.0f;
         sx[i] = s;
-        for (int c = 0; c < k; c++)
-            out[c] = q8_round(row[c] * inv);
+        tb_vm_quantize(row, (size_t)k, s > 0.0f ? 1.0f / s : 0.0f, out, flip);
         for (int c = k; c < k_pad; c++)
-            out[c] = 0;
+            out[c] = flip;
     }
+}
+
+static void quantize_rows_base(const float *x, int ldx, int m, int k, int8_t *xq, int k_pad,
+                               float *sx, int8_t flip)
+{
+    quantize_rows_body(x, ldx, m, k, xq, k_pad, sx, flip);
+}
+
+#ifdef TB_Q8_X86
+__attribute__((target("avx2,fma"))) static void
+quantize_rows_avx2(const float *x, int ldx, int m, int k, int8_t *xq, int k_pad, float *sx,
+                   int8_t flip)
+{
+    quantize_rows_body(x, ldx, m, k, xq, k_pad, sx, flip);
+}
+#endif
+
+static int8_t kernel_flip(void);
+
+void tb_q8_quantize_rows(const float *x, int ldx, int m, int k, int8_t *xq, int k_pad,
+                         float *sx)
+{
+    int8_t flip = kernel_flip();
+#ifdef TB_Q8_X86
+    static atomic_int has_avx2 = -1;
+    int h = atomic_load(&has_avx2);
+    if (h < 0) {
+        __builtin_cpu_init();
+        h = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        atomic_store(&has_avx2, h);
+    }
+    if (h) {
+        quantize_rows_avx2(x, ldx, m, k, xq, k_pad, sx, flip);
+        return;
+    }
+#endif
+    quantize_rows_base(x, ldx, m, k, xq, k_pad, sx, flip);
 }
 
 /* ---------------------------------------------------------------- generic */
@@ -250,7 +283,6 @@ static TB_VNNI void gemm_vnni(const int8_t *xq, const float *sx, int m0, int m1,
                               int ldy)
 {
     const int kp = q->k_pad, k4n = kp / 4;
-    const __m512i flip = _mm512_set1_epi32((int)0x80808080u);
     for (int j = n0; j < n1; j += 32) {
         /* two 16-output blocks per pass when there are two left */
         const int8_t *w0 = q->w + (size_t)(j / 16) * (size_t)k4n * 64;
@@ -261,20 +293,36 @@ static TB_VNNI void gemm_vnni(const int8_t *xq, const float *sx, int m0, int m1,
         int i = m0;
         for (; i + 8 <= m1; i += 8) {
             const int8_t *x = xq + (size_t)i * (size_t)kp;
-            __m512i acc[8][2];
-            for (int r = 0; r < 8; r++)
-                acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+            /* 16 accumulators in named variables: an array indexed in a
+             * loop stays in memory at -O2 (the loop is not unrolled). */
+            __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00;
+            __m512i c20 = c00, c21 = c00, c30 = c00, c31 = c00, c40 = c00, c41 = c00;
+            __m512i c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+            const size_t ld = (size_t)kp;
             for (int k4 = 0; k4 < k4n; k4++) {
                 __m512i wa = _mm512_loadu_si512((const void *)(w0 + (size_t)k4 * 64));
                 __m512i wb = _mm512_loadu_si512((const void *)(w1 + (size_t)k4 * 64));
-                for (int r = 0; r < 8; r++) {
-                    int32_t v;
-                    memcpy(&v, x + (size_t)r * (size_t)kp + 4 * k4, 4);
-                    __m512i xb = _mm512_xor_si512(_mm512_set1_epi32(v), flip);
-                    acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], xb, wa);
-                    acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], xb, wb);
-                }
+                const int8_t *xp = x + 4 * k4;
+#define TB_VNNI_ROW(r, ca, cb)                                                          \
+    do {                                                                                \
+        int32_t v;                                                                      \
+        memcpy(&v, xp + (r) * ld, 4);                                                   \
+        __m512i xb = _mm512_set1_epi32(v);                                              \
+        ca = _mm512_dpbusd_epi32(ca, xb, wa);                                           \
+        cb = _mm512_dpbusd_epi32(cb, xb, wb);                                           \
+    } while (0)
+                TB_VNNI_ROW(0, c00, c01);
+                TB_VNNI_ROW(1, c10, c11);
+                TB_VNNI_ROW(2, c20, c21);
+                TB_VNNI_ROW(3, c30, c31);
+                TB_VNNI_ROW(4, c40, c41);
+                TB_VNNI_ROW(5, c50, c51);
+                TB_VNNI_ROW(6, c60, c61);
+                TB_VNNI_ROW(7, c70, c71);
+#undef TB_VNNI_ROW
             }
+            __m512i acc[8][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},
+                                 {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
             for (int r = 0; r < 8; r++) {
                 float *yr = y + (size_t)(i + r) * (size_t)ldy;
                 vnni_store(yr, sx[i + r], q, j, c0, bias, acc[r][0]);
@@ -288,7 +336,7 @@ static TB_VNNI void gemm_vnni(const int8_t *xq, const float *sx, int m0, int m1,
             for (int k4 = 0; k4 < k4n; k4++) {
                 int32_t v;
                 memcpy(&v, x + 4 * k4, 4);
-                __m512i xb = _mm512_xor_si512(_mm512_set1_epi32(v), flip);
+                __m512i xb = _mm512_set1_epi32(v);
                 a0 = _mm512_dpbusd_epi32(a0, xb,
                                          _mm512_loadu_si512((const void *)(w0 + (size_t)k4 * 64)));
                 a1 = _mm512_dpbusd_epi32(a1, xb,
@@ -308,14 +356,15 @@ static TB_VNNI void gemm_vnni(const int8_t *xq, const float *sx, int m0, int m1,
 struct q8_kernel {
     const char *name;
     q8_gemm_fn fn;
+    int8_t flip; /* 0x80: wants x + 128 as unsigned bytes */
 };
 
 static const struct q8_kernel kernels[] = {
 #ifdef TB_Q8_X86
-    {"avx512vnni", gemm_vnni},
-    {"avx2", gemm_avx2},
+    {"avx512vnni", gemm_vnni, (int8_t)0x80},
+    {"avx2", gemm_avx2, 0},
 #endif
-    {"generic", gemm_generic},
+    {"generic", gemm_generic, 0},
 };
 
 static _Atomic(const struct q8_kernel *) current;
@@ -362,6 +411,11 @@ static const struct q8_kernel *kernel(void)
         }
     }
     return &kernels[TB_ARRAY_LEN(kernels) - 1];
+}
+
+static int8_t kernel_flip(void)
+{
+    return kernel()->flip;
 }
 
 const char *tb_q8_kernel(void)

@@ -38,7 +38,9 @@ void tb_q8_pack(tb_q8_matrix *q, const float *w, int n, int k);
 void tb_q8_free(tb_q8_matrix *q);
 
 /* Quantise m rows of x (row stride ldx floats, k used) into xq (row stride
- * k_pad bytes, the tail zeroed) and their scales into sx[m]. */
+ * k_pad bytes, the tail zeroed) and their scales into sx[m]. The bytes are
+ * in the form the current kernel reads (for avx512vnni, x + 128 unsigned),
+ * so quantise after tb_q8_select, not before. */
 void tb_q8_quantize_rows(const float *x, int ldx, int m, int k, int8_t *xq, int k_pad,
                          float *sx);
 

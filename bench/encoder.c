@@ -1,0 +1,126 @@
+/*
+ * encoder.c -- sentences per second of the BERT encoder, fp32 and int8.
+ *
+ *   build/bench/encoder [MODEL_DIR] [--threads N] [--quant f32|int8|both] [--n COUNT]
+ *                       [--shapes 1x64,32x64,32x128]
+ *
+ * MODEL_DIR defaults to build/models/minilm, a random-weight model of
+ * all-MiniLM-L6-v2's shape that scripts/bench-encoder writes with
+ * ../shared/peers/make_bert.py (the same file the ONNX Runtime and PyTorch
+ * peers time). For each shape "BxT" it embeds fixed random token rows (B
+ * rows of T ids, like the peers) until COUNT sentences are done, after one
+ * warm-up batch, and prints one line per run:
+ *
+ *   tastebud-f32 threads=2 batch=32 seq=64 sentences_per_s=123.4
+ *
+ * plus the model's load time and the process's peak RSS. Without the model
+ * it says how to make one and exits 0 (so `make bench` passes).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "model/bert.h"
+#include "model/model.h"
+#include "model/q8.h"
+#include "util/util.h"
+
+static void run(tb_model *m, const char *label, int threads, int B, int T, int count, int vocab)
+{
+    int32_t *ids = tb_malloc((size_t)B * (size_t)T * sizeof(int32_t));
+    const int32_t **rows = tb_malloc((size_t)B * sizeof *rows);
+    size_t *lens = tb_malloc((size_t)B * sizeof *lens);
+    float *out = tb_malloc((size_t)B * m->dim * sizeof(float));
+    tb_rng rng;
+    tb_rng_seed(&rng, 1);
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < T; t++)
+            ids[b * T + t] = 1000 + (int32_t)tb_rng_below(&rng, (uint64_t)(vocab - 1000));
+        rows[b] = ids + b * T;
+        lens[b] = (size_t)T;
+    }
+    tb_err err;
+    if (tb_bert_embed_ids(m, rows, lens, (size_t)B, out, &err) < 0) {
+        fprintf(stderr, "encoder: %s\n", err.msg);
+        exit(1);
+    }
+    int done = 0;
+    double t0 = tb_mono();
+    while (done < count) {
+        tb_bert_embed_ids(m, rows, lens, (size_t)B, out, &err);
+        done += B;
+    }
+    double dt = tb_mono() - t0;
+    printf("%s threads=%d batch=%d seq=%d sentences_per_s=%.1f\n", label, threads, B, T,
+           done / dt);
+    fflush(stdout);
+    free(ids);
+    free(rows);
+    free(lens);
+    free(out);
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = "build/models/minilm", *quant = "both", *shapes = "1x64,32x64,32x128";
+    int threads = 2, count = 256;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--quant") && i + 1 < argc)
+            quant = argv[++i];
+        else if (!strcmp(argv[i], "--n") && i + 1 < argc)
+            count = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--shapes") && i + 1 < argc)
+            shapes = argv[++i];
+        else if (argv[i][0] == '-') {
+            fprintf(stderr, "usage: encoder [MODEL_DIR] [--threads N] [--quant f32|int8|both] "
+                            "[--n COUNT] [--shapes 1x64,32x64]\n");
+            return 2;
+        } else
+            dir = argv[i];
+    }
+    if (!tb_bert_probe(dir)) {
+        printf("encoder: no BERT model at %s; make one with scripts/bench-encoder "
+               "(or: /usr/bin/python3 ../shared/peers/make_bert.py %s)\n", dir, dir);
+        return 0;
+    }
+    for (int qm = 0; qm < 2; qm++) {
+        if ((qm == 0 && !strcmp(quant, "int8")) || (qm == 1 && !strcmp(quant, "f32")))
+            continue;
+        struct tb_bert_opts o = {.quantize = qm ? TB_BERT_INT8 : TB_BERT_F32, .threads = threads};
+        tb_err err;
+        double t0 = tb_mono();
+        tb_model *m = tb_bert_open(dir, &o, &err);
+        if (!m) {
+            fprintf(stderr, "encoder: %s\n", err.msg);
+            return 1;
+        }
+        double load = tb_mono() - t0;
+        char *d = m->ops->describe(m);
+        printf("# %s\n# load_s=%.3f\n", d, load);
+        free(d);
+        const char *label = qm ? "tastebud-int8" : "tastebud-f32";
+        char *sh = tb_strdup(shapes), *save = NULL;
+        for (char *tok = strtok_r(sh, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            int B = 0, T = 0;
+            if (sscanf(tok, "%dx%d", &B, &T) != 2 || B < 1 || T < 1) {
+                fprintf(stderr, "encoder: bad shape %s\n", tok);
+                return 2;
+            }
+            if (B > 32) {
+                /* max_batch is fixed at open; reopen for larger batches */
+                fprintf(stderr, "encoder: batch %d over 32 not supported here\n", B);
+                return 2;
+            }
+            run(m, label, threads, B, T, count, tb_bert_model_config(m)->vocab_size);
+        }
+        free(sh);
+        m->ops->close(m);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("# peak_rss_mb=%.1f\n", ru.ru_maxrss / 1024.0);
+    return 0;
+}
