@@ -42,6 +42,7 @@
  * state); open several models for parallel callers.
  */
 #include "model/bert.h"
+#include "model/f32gemm.h"
 
 #include <cblas.h>
 #include <jansson.h>
@@ -78,7 +79,7 @@ struct row_key {
 /* ---------------------------------------------------------------- structs */
 
 typedef struct bert_layer {
-    float *wqkv;        /* [3H][H] query, key, value weights stacked; owned (NULL in int8) */
+    float *wqkv;        /* [3H][H] query, key, value weights stacked; owned, freed after load */
     float *bqkv;        /* [3H]; owned */
     const float *wo;    /* [H][H] attention output */
     const float *bo;    /* [H] */
@@ -91,6 +92,15 @@ typedef struct bert_layer {
     const float *ln2_g; /* [H] output.LayerNorm */
     const float *ln2_b; /* [H] */
     tb_q8_matrix q_qkv, q_o, q_i, q_out; /* int8 mode: packed copies of the four above */
+    /* fp32 mode: the four weight matrices transposed, [K][N] (owned). With
+     * W^T stored row-major, sgemm's packing reads rows instead of striding
+     * down columns: measured 1.5x faster for one short text. */
+    float *t_qkv;       /* [H][3H] */
+    float *t_o;         /* [H][H] */
+    float *t_i;         /* [H][F] */
+    float *t_out;       /* [F][H] */
+    /* fp32 mode on x86 with AVX2/AVX-512: packed once for f32gemm.c instead */
+    tb_f32_matrix p_qkv, p_o, p_i, p_out;
 } bert_layer;
 
 typedef struct bert_weights {
@@ -139,6 +149,7 @@ typedef struct bert_model {
     tb_pool *pool;
     int threads;
     int blas_threads;    /* 1: OpenBLAS threads the GEMMs, our pool is 1 */
+    bool packed_f32;     /* fp32 GEMMs by f32gemm.c (else cblas_sgemm) */
     int max_batch;       /* sequences per forward */
     int max_tokens;      /* rows per forward */
     int max_seq;         /* effective truncation length */
@@ -615,6 +626,16 @@ static const float *get(bert_weights *w, const tb_safetensors *st, const char *f
     return t ? tensor_f32(w, t) : NULL;
 }
 
+/* A new [k][n] copy of w [n][k] (caller frees). */
+static float *transpose(const float *w, int n, int k)
+{
+    float *t = tb_malloc((size_t)n * (size_t)k * sizeof(float));
+    for (int j = 0; j < n; j++)
+        for (int c = 0; c < k; c++)
+            t[(size_t)c * (size_t)n + (size_t)j] = w[(size_t)j * (size_t)k + (size_t)c];
+    return t;
+}
+
 static int load_weights(bert_model *bm, tb_err *err)
 {
     const tb_bert_config *c = &bm->cfg;
@@ -671,9 +692,19 @@ static int load_weights(bert_model *bm, tb_err *err)
             tb_q8_pack(&L->q_o, L->wo, (int)H, (int)H);
             tb_q8_pack(&L->q_i, L->wi, (int)F, (int)H);
             tb_q8_pack(&L->q_out, L->wout, (int)H, (int)F);
-            free(L->wqkv);
-            L->wqkv = NULL;
+        } else if (bm->packed_f32) {
+            tb_f32_pack(&L->p_qkv, L->wqkv, (int)(3 * H), (int)H);
+            tb_f32_pack(&L->p_o, L->wo, (int)H, (int)H);
+            tb_f32_pack(&L->p_i, L->wi, (int)F, (int)H);
+            tb_f32_pack(&L->p_out, L->wout, (int)H, (int)F);
+        } else {
+            L->t_qkv = transpose(L->wqkv, (int)(3 * H), (int)H);
+            L->t_o = transpose(L->wo, (int)H, (int)H);
+            L->t_i = transpose(L->wi, (int)F, (int)H);
+            L->t_out = transpose(L->wout, (int)H, (int)F);
         }
+        free(L->wqkv);
+        L->wqkv = NULL;
     }
 #undef GET
     /* The float copies of int8 layers that were converted (not mmap views)
@@ -802,13 +833,14 @@ static void pick_vecmath(void)
 
 /* ---------------------------------------------------------------- parallel ops */
 
-/* y[M][N] (row stride ldy) = act(x[M][K] W[N][K]^T + b), fp32 or int8. */
+/* y[M][N] (row stride ldy) = act(x[M][K] W[N][K]^T + b), fp32 (from W^T) or int8. */
 typedef struct lin_job {
     bert_model *bm;
     const float *x;
     int m, k, n, ldy;
-    const float *w;            /* fp32 weights, or NULL */
+    const float *w;            /* fp32 weights transposed, [k][n], or NULL */
     const tb_q8_matrix *q;     /* int8 weights, or NULL */
+    const tb_f32_matrix *pf;   /* packed fp32 weights, or NULL */
     const float *b;
     float *y;
     int act;
@@ -831,13 +863,15 @@ static void lin_task(void *ctx, size_t i)
         return;
     if (j->q) {
         tb_q8_gemm(j->bm->s.xq, j->bm->s.sx, m0, m1, j->q, n0, n1, j->b, j->y, j->ldy);
+    } else if (j->pf) {
+        tb_f32_gemm(j->x, j->k, m0, m1, j->pf, n0, n1, j->b, j->y, j->ldy);
     } else {
         for (int r = m0; r < m1; r++)
             memcpy(j->y + (size_t)r * (size_t)j->ldy + n0, j->b + n0,
                    (size_t)(n1 - n0) * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m1 - m0, n1 - n0, j->k, 1.0f,
-                    j->x + (size_t)m0 * (size_t)j->k, j->k, j->w + (size_t)n0 * (size_t)j->k,
-                    j->k, 1.0f, j->y + (size_t)m0 * (size_t)j->ldy + n0, j->ldy);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m1 - m0, n1 - n0, j->k, 1.0f,
+                    j->x + (size_t)m0 * (size_t)j->k, j->k, j->w + n0, j->n, 1.0f,
+                    j->y + (size_t)m0 * (size_t)j->ldy + n0, j->ldy);
     }
     if (j->act == ACT_GELU)
         for (int r = m0; r < m1; r++)
@@ -881,10 +915,11 @@ static void quantize_rows_fn(rows_job *j, int r0, int r1)
 }
 
 static void linear(bert_model *bm, const float *x, int m, int k, const float *w,
-                   const tb_q8_matrix *q, const float *b, float *y, int n, int act)
+                   const tb_f32_matrix *pf, const tb_q8_matrix *q, const float *b, float *y,
+                   int n, int act)
 {
-    lin_job j = {.bm = bm, .x = x, .m = m, .k = k, .n = n, .ldy = n, .w = q ? NULL : w, .q = q,
-                 .b = b, .y = y, .act = act};
+    lin_job j = {.bm = bm, .x = x, .m = m, .k = k, .n = n, .ldy = n, .w = w, .q = q,
+                 .pf = bm->packed_f32 && !q ? pf : NULL, .b = b, .y = y, .act = act};
     if (q) {
         /* Quantise the activations once; the kernel wants rows of stride
          * k_pad, which is what bm->kq holds for this k (kq >= k_pad). */
@@ -906,7 +941,7 @@ static void linear(bert_model *bm, const float *x, int m, int k, const float *w,
         j.chunk = TB_MAX(32, (per + 31) / 32 * 32);
         tasks = (size_t)((n + j.chunk - 1) / j.chunk);
     }
-    if (bm->blas_threads && !q) {
+    if (bm->blas_threads && !q && !j.pf) {
         j.split_m = 1;
         j.chunk = m;
         tasks = 1;
@@ -1002,18 +1037,18 @@ static void forward(bert_model *bm, int N, int nseq, float *out, const size_t *o
     for (int l = 0; l < c->layers; l++) {
         const bert_layer *L = &w->layer[l];
         /* q, k, v = x Wqkv^T + bqkv */
-        linear(bm, s->x, N, H, L->wqkv, q8 ? &L->q_qkv : NULL, L->bqkv, s->qkv, 3 * H, ACT_NONE);
+        linear(bm, s->x, N, H, L->t_qkv, &L->p_qkv, q8 ? &L->q_qkv : NULL, L->bqkv, s->qkv, 3 * H, ACT_NONE);
         /* ctx = softmax(q k^T / sqrt(hd)) v, per sequence and head */
         att_job aj = {.bm = bm, .nseq = nseq};
         tb_pool_for(bm->pool, (size_t)nseq * (size_t)c->heads, att_task, &aj);
         /* x = LayerNorm(x + ctx Wo^T + bo) */
-        linear(bm, s->ctx, N, H, L->wo, q8 ? &L->q_o : NULL, L->bo, s->tmp, H, ACT_NONE);
+        linear(bm, s->ctx, N, H, L->t_o, &L->p_o, q8 ? &L->q_o : NULL, L->bo, s->tmp, H, ACT_NONE);
         rows_job r1 = {.m = N, .fn = add_ln_fn, .x = s->x, .a = s->tmp, .g = L->ln1_g,
                        .b = L->ln1_b, .k = H};
         rows_for(bm, &r1);
         /* x = LayerNorm(x + gelu(x Wi^T + bi) Wout^T + bout) */
-        linear(bm, s->x, N, H, L->wi, q8 ? &L->q_i : NULL, L->bi, s->ffn, F, ACT_GELU);
-        linear(bm, s->ffn, N, F, L->wout, q8 ? &L->q_out : NULL, L->bout, s->tmp, H, ACT_NONE);
+        linear(bm, s->x, N, H, L->t_i, &L->p_i, q8 ? &L->q_i : NULL, L->bi, s->ffn, F, ACT_GELU);
+        linear(bm, s->ffn, N, F, L->t_out, &L->p_out, q8 ? &L->q_out : NULL, L->bout, s->tmp, H, ACT_NONE);
         rows_job r2 = {.m = N, .fn = add_ln_fn, .x = s->x, .a = s->tmp, .g = L->ln2_g,
                        .b = L->ln2_b, .k = H};
         rows_for(bm, &r2);
@@ -1205,6 +1240,8 @@ static char *bert_describe(const tb_model *m)
                   bm->opts.quantize == TB_BERT_INT8 ? "int8 linear layers" : "fp32");
     if (bm->opts.quantize == TB_BERT_INT8)
         tb_buf_printf(&b, " (%s kernel)", tb_q8_kernel());
+    else
+        tb_buf_printf(&b, " (%s)", bm->packed_f32 ? tb_f32_kernel() : "OpenBLAS sgemm");
     tb_buf_printf(&b, ", %d threads", bm->threads);
     if (c->query_prompt[0] || c->document_prompt[0])
         tb_buf_printf(&b, ", prompts query=\"%s\" document=\"%s\"", c->query_prompt,
@@ -1221,6 +1258,14 @@ static void bert_free(bert_model *bm)
             bert_layer *L = &bm->w.layer[l];
             free(L->wqkv);
             free(L->bqkv);
+            free(L->t_qkv);
+            free(L->t_o);
+            free(L->t_i);
+            free(L->t_out);
+            tb_f32_free(&L->p_qkv);
+            tb_f32_free(&L->p_o);
+            tb_f32_free(&L->p_i);
+            tb_f32_free(&L->p_out);
             tb_q8_free(&L->q_qkv);
             tb_q8_free(&L->q_o);
             tb_q8_free(&L->q_i);
@@ -1366,6 +1411,9 @@ tb_model *tb_bert_open(const char *dir, const struct tb_bert_opts *opts, tb_err 
         const char *start = slash ? slash + 1 : dir;
         bm->base.name = tb_strndup(start, (size_t)(dir + dl - start));
     }
+    /* TASTEBUD_F32_GEMM=blas forces cblas_sgemm (for comparison) */
+    bm->packed_f32 = tb_f32_available() && !(getenv("TASTEBUD_F32_GEMM") &&
+                                             !strcmp(getenv("TASTEBUD_F32_GEMM"), "blas"));
     if (config_load(dir, &bm->cfg, &dense_path, err) < 0)
         goto fail;
     char *stp = tb_path_join(dir, "model.safetensors");
