@@ -1394,8 +1394,18 @@ tb_model *tb_bert_open(const char *dir, const struct tb_bert_opts *opts, tb_err 
     bert_model *bm = tb_calloc(1, sizeof *bm);
     pthread_mutex_init(&bm->mu, NULL);
     char *dense_path = NULL;
-    if (opts)
+    if (opts) {
         bm->opts = *opts;
+    } else {
+        /* no options (tb_model_open): TASTEBUD_QUANTIZE=int8 selects int8 */
+        const char *q = getenv("TASTEBUD_QUANTIZE");
+        if (q && !strcmp(q, "int8"))
+            bm->opts.quantize = TB_BERT_INT8;
+        else if (q && *q && strcmp(q, "none") && strcmp(q, "f32") && strcmp(q, "fp32")) {
+            tb_err_set(err, TB_EINVAL, "TASTEBUD_QUANTIZE=%s: expected int8 or none", q);
+            goto fail;
+        }
+    }
     if (bm->opts.quantize != TB_BERT_F32 && bm->opts.quantize != TB_BERT_INT8) {
         tb_err_set(err, TB_EINVAL, "unknown quantisation mode %d", bm->opts.quantize);
         goto fail;

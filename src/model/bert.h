@@ -79,8 +79,10 @@ int tb_bert_config_load(const char *dir, tb_bert_config *cfg, tb_err *err);
  * Returns 1 or 0; never fails. */
 int tb_bert_probe(const char *dir);
 
-/* Open the encoder in dir. opts may be NULL for the defaults. Returns a
- * tb_model freed with tb_model_close, or NULL with err set. */
+/* Open the encoder in dir. opts may be NULL for the defaults, and then the
+ * environment decides: TASTEBUD_QUANTIZE=int8 opens it quantised. Returns a
+ * tb_model freed with tb_model_close (or m->ops->close), or NULL with err
+ * set. */
 tb_model *tb_bert_open(const char *dir, const struct tb_bert_opts *opts, tb_err *err);
 
 /* Embed n pre-tokenised rows (ids[i] has lens[i] tokens, specials included,
