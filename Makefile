@@ -104,7 +104,7 @@ asan: deps-test
 	$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/tastebud CC=clang \
 	    OPT="-O1 -g $(SAN)" build/asan/tests/unit build/asan/tastebud
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-	    build/asan/tests/unit --jobs=2 $(CRITERION_ARGS)
+	    scripts/with-pg build/asan/tests/unit --jobs=2 $(CRITERION_ARGS)
 
 unit: $(BUILD)/tests/unit
 	$(BUILD)/tests/unit $(CRITERION_ARGS)

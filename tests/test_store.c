@@ -1,6 +1,12 @@
 /* Unit tests for the store: migrations, refusal of foreign files, and every
- * table's operations on the SQLite backend. */
+ * table's operations. The cases written with STORE_CASE run twice: on SQLite
+ * (suite "store") and on PostgreSQL (suite "store_pg"), the latter when
+ * TB_TEST_PG_URL names a server (make test starts a throwaway one with
+ * scripts/pg-test-server) and skipped otherwise. */
 #include <criterion/criterion.h>
+#ifdef TB_WITH_PG
+#include <libpq-fe.h>
+#endif
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,12 +17,14 @@
 
 static char dir[64];
 static char path[128];
+static char spec[1024]; /* what open_ok() opens: path, or a PostgreSQL URL */
 
 static void setup(void)
 {
     strcpy(dir, "/tmp/tb-store-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/t.db", dir);
+    snprintf(spec, sizeof spec, "%s", path);
 }
 
 static void teardown(void)
@@ -29,10 +37,75 @@ static void teardown(void)
 static tb_store *open_ok(void)
 {
     tb_err e = {0};
-    tb_store *s = tb_store_open(path, &e);
+    tb_store *s = tb_store_open(spec, &e);
     cr_assert_not_null(s, "open failed: %s", e.msg);
     return s;
 }
+
+#ifdef TB_WITH_PG
+/* Each PostgreSQL test gets its own schema, so tests can run in parallel
+ * against one server; the schema rides in the URL as a search_path option. */
+static char pg_schema[40];
+
+static void pg_exec(const char *sql_text)
+{
+    PGconn *c = PQconnectdb(getenv("TB_TEST_PG_URL"));
+    cr_assert_eq(PQstatus(c), CONNECTION_OK, "%s", PQerrorMessage(c));
+    PQclear(PQexec(c, "SET client_min_messages = warning"));
+    PGresult *r = PQexec(c, sql_text);
+    cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK,
+              "%s: %s", sql_text, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
+static void pg_setup(void)
+{
+    const char *url = getenv("TB_TEST_PG_URL");
+    if (!url || !*url)
+        return; /* the test skips itself */
+    unsigned char raw[6];
+    char hex[13];
+    cr_assert_eq(tb_random_bytes(raw, sizeof raw), 0);
+    tb_hex(raw, sizeof raw, hex);
+    snprintf(pg_schema, sizeof pg_schema, "t_%s", hex);
+    char sql_text[96];
+    snprintf(sql_text, sizeof sql_text, "CREATE SCHEMA %s", pg_schema);
+    pg_exec(sql_text);
+    snprintf(spec, sizeof spec, "%s%soptions=-csearch_path%%3D%s", url,
+             strchr(url, '?') ? "&" : "?", pg_schema);
+}
+
+static void pg_teardown(void)
+{
+    if (!pg_schema[0])
+        return;
+    char sql_text[96];
+    snprintf(sql_text, sizeof sql_text, "DROP SCHEMA %s CASCADE", pg_schema);
+    pg_exec(sql_text);
+}
+
+#define PG_SKIP_IF_ABSENT()                                                                \
+    do {                                                                                   \
+        if (!getenv("TB_TEST_PG_URL") || !*getenv("TB_TEST_PG_URL"))                        \
+            cr_skip_test("TB_TEST_PG_URL not set: no PostgreSQL server for this run");     \
+    } while (0)
+
+#define STORE_CASE(name)                                                                   \
+    static void case_##name(void);                                                         \
+    Test(store, name, .init = setup, .fini = teardown) { case_##name(); }                  \
+    Test(store_pg, name, .init = pg_setup, .fini = pg_teardown)                            \
+    {                                                                                      \
+        PG_SKIP_IF_ABSENT();                                                               \
+        case_##name();                                                                     \
+    }                                                                                      \
+    static void case_##name(void)
+#else
+#define STORE_CASE(name)                                                                   \
+    static void case_##name(void);                                                         \
+    Test(store, name, .init = setup, .fini = teardown) { case_##name(); }                  \
+    static void case_##name(void)
+#endif
 
 static void sql(const char *stmt)
 {
@@ -44,12 +117,15 @@ static void sql(const char *stmt)
 }
 
 TestSuite(store, .init = setup, .fini = teardown);
+#ifdef TB_WITH_PG
+TestSuite(store_pg);
+#endif
 
-Test(store, open_new_then_existing)
+STORE_CASE(open_new_then_existing)
 {
     tb_store *s = open_ok();
     cr_assert_eq(tb_store_schema_version(s), TB_SCHEMA_VERSION);
-    cr_assert_str_eq(tb_store_backend(s), "sqlite");
+    cr_assert_str_eq(tb_store_backend(s), strchr(spec, ':') ? "postgres" : "sqlite");
     tb_err e = {0};
     cr_assert_eq(tb_store_user_create(s, "u1", "One", &e), 0, "%s", e.msg);
     tb_store_close(s);
@@ -129,7 +205,7 @@ Test(store, wal_and_foreign_keys_on)
     sqlite3_close(db);
 }
 
-Test(store, feeds_and_subscriptions)
+STORE_CASE(feeds_and_subscriptions)
 {
     tb_store *s = open_ok();
     tb_err e = {0};
@@ -201,7 +277,7 @@ static tb_item make_item(const char *coll, const char *key, const char *title, c
     return it;
 }
 
-Test(store, items_dedup_and_stale_embeddings)
+STORE_CASE(items_dedup_and_stale_embeddings)
 {
     tb_store *s = open_ok();
     tb_err e = {0};
@@ -252,7 +328,7 @@ Test(store, items_dedup_and_stale_embeddings)
     tb_store_close(s);
 }
 
-Test(store, feed_items_order_and_collections)
+STORE_CASE(feed_items_order_and_collections)
 {
     tb_store *s = open_ok();
     tb_err e = {0};
@@ -289,7 +365,7 @@ Test(store, feed_items_order_and_collections)
     tb_store_close(s);
 }
 
-Test(store, embeddings_load_by_collection)
+STORE_CASE(embeddings_load_by_collection)
 {
     tb_store *s = open_ok();
     tb_err e = {0};
@@ -320,7 +396,7 @@ Test(store, embeddings_load_by_collection)
     tb_store_close(s);
 }
 
-Test(store, events_and_profiles)
+STORE_CASE(events_and_profiles)
 {
     tb_store *s = open_ok();
     tb_err e = {0};
@@ -370,7 +446,7 @@ Test(store, events_and_profiles)
     tb_store_close(s);
 }
 
-Test(store, transactions_roll_back)
+STORE_CASE(transactions_roll_back)
 {
     tb_store *s = open_ok();
     tb_err e = {0};
@@ -387,10 +463,41 @@ Test(store, transactions_roll_back)
     tb_store_close(s);
 }
 
-Test(store, postgres_spec_is_refused_clearly)
+Test(store, unreachable_postgres_is_a_clear_error)
 {
     tb_err e = {0};
-    cr_assert_null(tb_store_open("postgres://localhost/tastebud", &e));
+    /* A socket folder that does not exist: fails at once, without network. */
+    cr_assert_null(
+        tb_store_open("postgresql://u:secret@/tastebud?host=/nonexistent-tb-socket", &e));
+#ifdef TB_WITH_PG
+    cr_assert_eq(e.code, TB_EDB);
+    cr_assert(strstr(e.msg, "cannot connect"), "message: %s", e.msg);
+    cr_assert_null(strstr(e.msg, "secret"), "the password is not printed: %s", e.msg);
+#else
     cr_assert_eq(e.code, TB_EUNSUPPORTED);
+#endif
     cr_assert_null(tb_store_open("", &e));
 }
+
+#ifdef TB_WITH_PG
+Test(store_pg, refuses_newer_schema_and_foreign_database, .init = pg_setup, .fini = pg_teardown)
+{
+    PG_SKIP_IF_ABSENT();
+    tb_store_close(open_ok());
+    char sql_text[160];
+    snprintf(sql_text, sizeof sql_text,
+             "UPDATE %s.tastebud_meta SET value = '%d' WHERE key = 'schema_version'", pg_schema,
+             TB_SCHEMA_VERSION + 1);
+    pg_exec(sql_text);
+    tb_err e = {0};
+    cr_assert_null(tb_store_open(spec, &e));
+    cr_assert_eq(e.code, TB_EUNSUPPORTED);
+    cr_assert(strstr(e.msg, "newer tastebud"), "message: %s", e.msg);
+    snprintf(sql_text, sizeof sql_text,
+             "DROP TABLE %s.tastebud_meta; CREATE TABLE %s.photos(id int)", pg_schema, pg_schema);
+    pg_exec(sql_text);
+    cr_assert_null(tb_store_open(spec, &e));
+    cr_assert_eq(e.code, TB_EFORMAT);
+    cr_assert(strstr(e.msg, "not a tastebud database"), "message: %s", e.msg);
+}
+#endif

@@ -282,3 +282,16 @@ Test(config, file_precedence)
     tb_config_free(c);
     unlink(path);
 }
+
+Test(file, empty_file_reads_as_empty_string)
+{
+    tb_buf b = {0};
+    tb_err e = {0};
+    cr_assert_eq(tb_read_file("/dev/null", &b, 0, &e), 0, "%s", e.msg);
+    cr_assert_eq(b.len, 0);
+    cr_assert_str_eq(tb_buf_cstr(&b), "");
+    tb_buf_free(&b);
+    tb_buf_reserve(&b, 100);
+    cr_assert_str_eq(tb_buf_cstr(&b), "", "a reserved buffer is an empty string");
+    tb_buf_free(&b);
+}

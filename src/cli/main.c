@@ -272,6 +272,8 @@ int main(int argc, char **argv)
     optind = 0; /* 0 makes GNU getopt re-initialise for the command's own parsing */
     rc = cmd->fn(&cli, argc - first, argv + first);
 out:
+    if (cli.model)
+        tb_model_close(cli.model);
     tb_store_close(cli.store);
     tb_config_free(cli.conf);
     free(sets);

@@ -31,4 +31,8 @@ struct tb_model {
     void *impl;       /* loader-private state */
 };
 
+/* Human description of an open model (ops->describe, or a generic one);
+ * the caller frees it. Used by `tastebud model info`. */
+char *tb_model_describe(const tb_model *m);
+
 #endif

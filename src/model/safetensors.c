@@ -348,6 +348,20 @@ void tb_st_close(tb_safetensors *st)
     free(st);
 }
 
+const char *tb_st_header(const tb_safetensors *st, size_t *len)
+{
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--)
+        n = (n << 8) | st->base[i];
+    *len = (size_t)n;
+    return (const char *)st->base + 8;
+}
+
+size_t tb_st_file_size(const tb_safetensors *st)
+{
+    return st->size;
+}
+
 size_t tb_st_count(const tb_safetensors *st)
 {
     return st ? st->count : 0;

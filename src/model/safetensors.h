@@ -40,6 +40,11 @@ tb_safetensors *tb_st_open(const char *path, tb_err *err);
  * outlive the result. */
 tb_safetensors *tb_st_open_mem(const void *data, size_t size, tb_err *err);
 void tb_st_close(tb_safetensors *st);
+/* The raw header JSON (len bytes, not NUL-terminated), e.g. to hash it into
+ * a model id. */
+const char *tb_st_header(const tb_safetensors *st, size_t *len);
+/* Size of the whole file image in bytes. */
+size_t tb_st_file_size(const tb_safetensors *st);
 size_t tb_st_count(const tb_safetensors *st);
 const tb_tensor *tb_st_at(const tb_safetensors *st, size_t i);
 /* NULL when absent. */

@@ -27,13 +27,18 @@ tb_store *tb_store_open(const char *spec, tb_err *err)
     const struct tb_store_ops *ops = NULL;
     void *impl = NULL;
     if (tb_str_starts(spec, "postgres://") || tb_str_starts(spec, "postgresql://")) {
+#ifdef TB_WITH_PG
+        impl = tb_pg_open(spec, &ops, err);
+#else
         tb_err_set(err, TB_EUNSUPPORTED,
-                   "unsupported: the PostgreSQL backend is not implemented yet; "
-                   "use a SQLite file path for `database`");
+                   "unsupported: this tastebud was built without PostgreSQL (libpq); "
+                   "install libpq-dev and rebuild, or use a SQLite file path");
         return NULL;
+#endif
+    } else {
+        const char *path = tb_str_starts(spec, "sqlite:") ? spec + 7 : spec;
+        impl = tb_sqlite_open(path, &ops, err);
     }
-    const char *path = tb_str_starts(spec, "sqlite:") ? spec + 7 : spec;
-    impl = tb_sqlite_open(path, &ops, err);
     if (!impl)
         return NULL;
     tb_store *s = tb_calloc(1, sizeof *s);

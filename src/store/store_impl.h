@@ -69,5 +69,8 @@ struct tb_store_ops {
 
 /* Backends: return their state and ops, or NULL with err set. */
 void *tb_sqlite_open(const char *path, const struct tb_store_ops **ops, tb_err *err);
+#ifdef TB_WITH_PG
+void *tb_pg_open(const char *url, const struct tb_store_ops **ops, tb_err *err);
+#endif
 
 #endif

@@ -7,19 +7,17 @@
 #include "text/vocab.h"
 #include "util/util.h"
 
-#define EMPTY 0u
-
 static void rehash(tb_vocab *v, size_t nslots)
 {
-    uint64_t *old = v->slots;
+    tb_vocab_slot *old = v->slots;
     size_t oldn = old ? v->mask + 1 : 0;
     v->slots = tb_calloc(nslots, sizeof *v->slots);
     v->mask = nslots - 1;
     for (size_t i = 0; i < oldn; i++) {
-        if ((uint32_t)old[i] == EMPTY)
+        if (!old[i].id1)
             continue;
-        size_t j = (size_t)(old[i] >> 32) & v->mask;
-        while ((uint32_t)v->slots[j] != EMPTY)
+        size_t j = old[i].hash & v->mask;
+        while (v->slots[j].id1)
             j = (j + 1) & v->mask;
         v->slots[j] = old[i];
     }
@@ -30,7 +28,7 @@ void tb_vocab_init(tb_vocab *v, size_t n)
 {
     memset(v, 0, sizeof *v);
     size_t ns = 16;
-    while (ns < 2 * n + 2)
+    while (7 * ns < 10 * n + 10)
         ns <<= 1;
     rehash(v, ns);
 }
@@ -76,13 +74,18 @@ int tb_vocab_add(tb_vocab *v, const char *s, size_t n, uint32_t id)
     if (n > v->max_len)
         v->max_len = n;
     v->n_tokens++;
-    if (2 * v->n_tokens + 2 > v->mask + 1)
+    if (10 * v->n_tokens + 10 > 7 * (v->mask + 1))
         rehash(v, 2 * (v->mask + 1));
     uint32_t h = tb_vocab_hash(s, n);
     size_t j = h & v->mask;
-    while ((uint32_t)v->slots[j] != EMPTY)
+    while (v->slots[j].id1)
         j = (j + 1) & v->mask;
-    v->slots[j] = ((uint64_t)h << 32) | (id + 1);
+    tb_vocab_slot *sl = &v->slots[j];
+    memcpy(sl->head, s, n < 16 ? n : 16);
+    sl->hash = h;
+    sl->id1 = id + 1;
+    sl->len = (uint32_t)n;
+    sl->off = v->tok_off[id];
     return 0;
 }
 
@@ -91,17 +94,16 @@ int32_t tb_vocab_find(const tb_vocab *v, const char *s, size_t n)
     if (!v->slots || n > v->max_len)
         return -1;
     uint32_t h = tb_vocab_hash(s, n);
+    char head[16] = {0};
+    memcpy(head, s, n < 16 ? n : 16);
     size_t j = h & v->mask;
     for (;;) {
-        uint64_t e = v->slots[j];
-        uint32_t id1 = (uint32_t)e;
-        if (id1 == EMPTY)
+        const tb_vocab_slot *sl = &v->slots[j];
+        if (!sl->id1)
             return -1;
-        if ((uint32_t)(e >> 32) == h) {
-            uint32_t id = id1 - 1;
-            if (v->tok_len[id] == n && memcmp(v->arena + v->tok_off[id], s, n) == 0)
-                return (int32_t)id;
-        }
+        if (sl->hash == h && sl->len == n && !memcmp(sl->head, head, 16) &&
+            (n <= 16 || !memcmp(v->arena + sl->off + 16, s + 16, n - 16)))
+            return (int32_t)(sl->id1 - 1);
         j = (j + 1) & v->mask;
     }
 }

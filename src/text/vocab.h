@@ -1,9 +1,12 @@
 /*
  * vocab.h -- token string <-> id, an open-addressing hash table.
  *
- * Token strings live back to back in one arena; the table holds, per slot,
- * the id + 1 (0 = empty) and 32 bits of the key's hash, so a probe compares
- * the cached hash before touching the arena. Linear probing, load <= 1/2.
+ * Token strings live back to back in one arena. Each 32-byte slot of the
+ * table holds the id + 1 (0 = empty), the key's 32-bit hash and length, and
+ * the first 16 bytes of the key: a lookup of a word up to 16 bytes (nearly
+ * every English word) costs one cache line and never touches the arena,
+ * which matters for 300k+ word vocabularies whose arena does not stay in
+ * cache. Linear probing, load <= 0.7.
  * Ids may be sparse (tokenizer.json allows any); id_to_token of a hole is
  * NULL. Built once, then read-only: lookups are thread-safe.
  */
@@ -12,6 +15,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+typedef struct tb_vocab_slot {
+    char head[16];        /* first 16 bytes of the key, zero padded */
+    uint32_t hash;
+    uint32_t id1;         /* id + 1; 0 = empty slot */
+    uint32_t len;         /* key length in bytes */
+    uint32_t off;         /* key offset in the arena */
+} tb_vocab_slot;
 
 typedef struct tb_vocab {
     char *arena;          /* NUL-terminated strings */
@@ -22,7 +33,7 @@ typedef struct tb_vocab {
     size_t ids_cap;       /* allocated entries of tok_off / tok_len */
     size_t n_tokens;      /* distinct tokens */
     size_t max_len;       /* longest token in bytes */
-    uint64_t *slots;      /* (hash32 << 32) | (id + 1) */
+    struct tb_vocab_slot *slots;
     size_t mask;          /* slots - 1 */
 } tb_vocab;
 

@@ -76,6 +76,7 @@ void tb_buf_reserve(tb_buf *b, size_t extra)
         cap = cap * 2;
     b->data = tb_realloc(b->data, cap);
     b->cap = cap;
+    b->data[b->len] = '\0'; /* keep the "always a C string" promise */
 }
 
 void tb_buf_append(tb_buf *b, const void *p, size_t n)

@@ -106,3 +106,11 @@ test_config_bad_file_and_set() {
     run "$TB" --log-level loud config
     assert_rc 2
 }
+
+test_config_doc_is_current() {
+    [ -f "$ROOT/docs/CONFIG.md" ] || skip "docs/CONFIG.md not present"
+    run "$ROOT/scripts/gen-config-doc" "$TB"
+    assert_rc 0
+    [ "$OUT" = "$(cat "$ROOT/docs/CONFIG.md")" ] ||
+        fail "docs/CONFIG.md is stale: run scripts/gen-config-doc bin/tastebud > docs/CONFIG.md"
+}
