@@ -99,7 +99,10 @@ int main(int argc, char **argv)
         }
         double load = tb_mono() - t0;
         char *d = m->ops->describe(m);
-        printf("# %s\n# load_s=%.3f\n", d, load);
+        for (char *line = strtok(d, "\n"); line; line = strtok(NULL, "\n"))
+            if (tb_str_starts(line, "shape") || tb_str_starts(line, "compute"))
+                printf("# %s\n", line);
+        printf("# load_s=%.3f\n", load);
         free(d);
         const char *label = qm ? "tastebud-int8" : "tastebud-f32";
         char *sh = tb_strdup(shapes), *save = NULL;

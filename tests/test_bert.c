@@ -513,3 +513,28 @@ Test(bert, broken_model_dirs)
     expect_open_fails(d, "config.json: not found");
     rm_tree(d);
 }
+
+/* The public API: tb_model_open finds the BERT loader; TASTEBUD_QUANTIZE. */
+Test(bert, through_tb_model_open)
+{
+    load_fixture("tests/fixtures/bert-tiny");
+    tb_err err = {0};
+    tb_model *m = tb_model_open("tests/fixtures/bert-tiny", NULL, &err);
+    cr_assert(m, "%s", err.msg);
+    cr_expect_eq(tb_model_dim(m), 32);
+    cr_expect(tb_str_starts(tb_model_id(m), "bert:bert-tiny:"), "%s", tb_model_id(m));
+    const char *texts[16];
+    for (int t = 0; t < fx.ntexts; t++)
+        texts[t] = fx.texts[t];
+    static float out[16 * 32];
+    cr_assert_eq(tb_model_embed(m, texts, (size_t)fx.ntexts, out, &err), 0, "%s", err.msg);
+    for (int t = 0; t < fx.ntexts; t++)
+        expect_close(out + t * 32, fx.ref[fx.n - fx.ntexts + t], 32, "tb_model_embed", t);
+    tb_model_close(m);
+    setenv("TASTEBUD_QUANTIZE", "int8", 1);
+    m = tb_model_open("tests/fixtures/bert-tiny", NULL, &err);
+    unsetenv("TASTEBUD_QUANTIZE");
+    cr_assert(m, "%s", err.msg);
+    cr_expect(tb_str_starts(tb_model_id(m), "bert-int8:"), "%s", tb_model_id(m));
+    tb_model_close(m);
+}

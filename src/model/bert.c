@@ -1232,19 +1232,24 @@ static char *bert_describe(const tb_model *m)
     const bert_model *bm = m->impl;
     const tb_bert_config *c = &bm->cfg;
     tb_buf b = {0};
-    tb_buf_printf(&b,
-                  "bert encoder: %d layers, hidden %d, %d heads, ffn %d, vocab %d, "
-                  "%.1fM parameters, pooling %s%s, dim %zu, max_seq %d, %s",
-                  c->layers, c->hidden, c->heads, c->ffn, c->vocab_size, bm->params / 1e6,
-                  pooling_name(c->pooling), bm->w.dense_w ? " + dense" : "", m->dim, bm->max_seq,
-                  bm->opts.quantize == TB_BERT_INT8 ? "int8 linear layers" : "fp32");
+    tb_buf_printf(&b, "name:        %s\n", m->name);
+    tb_buf_printf(&b, "path:        %s\n", m->path);
+    tb_buf_printf(&b, "id:          %s\n", m->id);
+    tb_buf_printf(&b, "kind:        bert encoder (sentence-transformers layout)\n");
+    tb_buf_printf(&b, "shape:       %d layers, hidden %d, %d heads, ffn %d, vocab %d, %.1fM parameters\n",
+                  c->layers, c->hidden, c->heads, c->ffn, c->vocab_size, (double)bm->params / 1e6);
+    tb_buf_printf(&b, "dimensions:  %zu\n", m->dim);
+    tb_buf_printf(&b, "pooling:     %s%s, L2-normalised\n", pooling_name(c->pooling),
+                  bm->w.dense_w ? " + dense" : "");
+    tb_buf_printf(&b, "max_seq:     %d tokens\n", bm->max_seq);
     if (bm->opts.quantize == TB_BERT_INT8)
-        tb_buf_printf(&b, " (%s kernel)", tb_q8_kernel());
+        tb_buf_printf(&b, "compute:     int8 linear layers (%s kernel)", tb_q8_kernel());
     else
-        tb_buf_printf(&b, " (%s)", bm->packed_f32 ? tb_f32_kernel() : "OpenBLAS sgemm");
-    tb_buf_printf(&b, ", %d threads", bm->threads);
+        tb_buf_printf(&b, "compute:     fp32 (%s)",
+                      bm->packed_f32 ? tb_f32_kernel() : "OpenBLAS sgemm");
+    tb_buf_printf(&b, ", %d threads\n", bm->threads);
     if (c->query_prompt[0] || c->document_prompt[0])
-        tb_buf_printf(&b, ", prompts query=\"%s\" document=\"%s\"", c->query_prompt,
+        tb_buf_printf(&b, "prompts:     query \"%s\", document \"%s\"\n", c->query_prompt,
                       c->document_prompt);
     return tb_buf_steal(&b);
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/bert.h"
 #include "model/model.h"
 #include "model/static.h"
 #include "util/util.h"
@@ -71,9 +72,7 @@ tb_model *tb_model_open(const char *path_or_name, const char *data_dir, tb_err *
     }
     tb_model *m = NULL;
     if (is_bert(dir)) {
-        /* MERGE: replace this refusal with `m = tb_bert_open(dir, err);` */
-        tb_err_set(err, TB_EUNSUPPORTED,
-                   "%s: unsupported: transformer encoders are not built into this binary yet", dir);
+        m = tb_bert_open(dir, NULL, err);
     } else if (tb_static_detect(dir)) {
         m = tb_static_open(dir, err);
     } else {
