@@ -538,3 +538,14 @@ Test(bert, through_tb_model_open)
     cr_expect(tb_str_starts(tb_model_id(m), "bert-int8:"), "%s", tb_model_id(m));
     tb_model_close(m);
 }
+
+/* Found by fuzz_bert_config: an eps that rounds to 0 in float32. */
+Test(bert, tiny_eps_refused)
+{
+    char *j = with("layer_norm_eps", "1e-172");
+    tb_bert_config cfg;
+    tb_err err = {0};
+    cr_expect_eq(tb_bert_config_parse(j, strlen(j), &cfg, &err), -1);
+    cr_expect(strstr(err.msg, "layer_norm_eps"), "%s", err.msg);
+    free(j);
+}

@@ -284,9 +284,10 @@ int tb_bert_config_parse(const char *json, size_t len, tb_bert_config *cfg, tb_e
     json_t *eps = json_object_get(root, "layer_norm_eps");
     cfg->eps = 1e-12f;
     if (eps && !json_is_null(eps)) {
-        if (!json_is_number(eps) || !(json_number_value(eps) > 0) ||
+        /* the lower bound keeps it a positive float32 (1e-172 would round to 0) */
+        if (!json_is_number(eps) || !(json_number_value(eps) >= 1e-30) ||
             !(json_number_value(eps) < 1)) {
-            tb_err_set(err, TB_EFORMAT, "%s: layer_norm_eps must be a number in (0, 1)", what);
+            tb_err_set(err, TB_EFORMAT, "%s: layer_norm_eps must be a number in [1e-30, 1)", what);
             goto out;
         }
         cfg->eps = (float)json_number_value(eps);
