@@ -117,11 +117,55 @@ static void quantize_rows_base(const float *x, int ldx, int m, int k, int8_t *xq
 }
 
 #ifdef TB_Q8_X86
+/* The same with AVX2 intrinsics: the vector-extension version's int32 ->
+ * int8 narrowing compiles to scalar extracts, which made quantisation 16%
+ * of an int8 forward pass. Rounding is identical (half away from zero). */
 __attribute__((target("avx2,fma"))) static void
 quantize_rows_avx2(const float *x, int ldx, int m, int k, int8_t *xq, int k_pad, float *sx,
                    int8_t flip)
 {
-    quantize_rows_body(x, ldx, m, k, xq, k_pad, sx, flip);
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 signmask = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
+    const __m256 half = _mm256_set1_ps(0.5f), lim = _mm256_set1_ps(127.0f);
+    const __m256 nlim = _mm256_set1_ps(-127.0f);
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    const __m256i fl = _mm256_set1_epi8(flip);
+    for (int i = 0; i < m; i++) {
+        const float *row = x + (size_t)i * (size_t)ldx;
+        int8_t *out = xq + (size_t)i * (size_t)k_pad;
+        __m256 mx = _mm256_setzero_ps();
+        int c = 0;
+        for (; c + 8 <= k; c += 8)
+            mx = _mm256_max_ps(mx, _mm256_and_ps(_mm256_loadu_ps(row + c), absmask));
+        float t[8], amax = 0.0f;
+        _mm256_storeu_ps(t, mx);
+        for (int u = 0; u < 8; u++)
+            amax = t[u] > amax ? t[u] : amax;
+        for (; c < k; c++)
+            amax = fabsf(row[c]) > amax ? fabsf(row[c]) : amax;
+        float s = amax / 127.0f, inv = s > 0.0f ? 1.0f / s : 0.0f;
+        sx[i] = s;
+        __m256 vinv = _mm256_set1_ps(inv);
+        c = 0;
+        for (; c + 32 <= k; c += 32) {
+            __m256i q[4];
+            for (int u = 0; u < 4; u++) {
+                __m256 v = _mm256_mul_ps(_mm256_loadu_ps(row + c + 8 * u), vinv);
+                v = _mm256_add_ps(v, _mm256_or_ps(_mm256_and_ps(v, signmask), half));
+                v = _mm256_min_ps(_mm256_max_ps(v, nlim), lim);
+                q[u] = _mm256_cvttps_epi32(v);
+            }
+            __m256i a = _mm256_packs_epi32(q[0], q[1]); /* lanes interleaved by 128 bits */
+            __m256i b = _mm256_packs_epi32(q[2], q[3]);
+            __m256i p = _mm256_packs_epi16(a, b);
+            p = _mm256_permutevar8x32_epi32(p, perm);
+            _mm256_storeu_si256((__m256i *)(out + c), _mm256_xor_si256(p, fl));
+        }
+        for (; c < k; c++)
+            out[c] = (int8_t)(q8_round(row[c] * inv) ^ flip);
+        for (c = k; c < k_pad; c++)
+            out[c] = flip;
+    }
 }
 #endif
 
