@@ -125,7 +125,7 @@ typedef struct bert_state {
     float *ctx;       /* [N][H] attention output, heads side by side */
     float *tmp;       /* [N][H] projection output before residual + LayerNorm */
     float *ffn;       /* [N][F] */
-    float *scores;    /* [threads][max_seq][max_seq] attention scratch, one per worker */
+    float *scores;    /* [threads][scratch_floats] attention scratch, one per worker */
     atomic_int *busy; /* [threads] scratch slot in use */
     int8_t *xq;       /* [N][kq] quantised activations (int8 mode), kq = max(H,F) padded */
     float *sx;        /* [N] their scales */
@@ -154,6 +154,7 @@ typedef struct bert_model {
     int max_tokens;      /* rows per forward */
     int max_seq;         /* effective truncation length */
     int kq;              /* padded width of xq rows */
+    size_t scratch_floats; /* attention scratch per worker (see state_alloc) */
     size_t params;
     pthread_mutex_t mu;
     /* per-call scratch for tb_model_embed (grown under mu, outside forward) */
@@ -790,15 +791,15 @@ out:
 /* GELU and softmax's exp come from vecmath.h, compiled twice: for the
  * baseline ISA and, on x86-64, for AVX2+FMA; the choice is made once. */
 static void gelu_base(float *x, size_t n) { tb_vm_gelu(x, n); }
-static float expsum_base(float *x, size_t n, float sub) { return tb_vm_exp_sub_sum(x, n, sub); }
+static void softmax_base(float *x, size_t n, float scale) { tb_vm_softmax(x, n, scale); }
 #if defined(__x86_64__)
 __attribute__((target("avx2,fma"))) static void gelu_avx2(float *x, size_t n)
 {
     tb_vm_gelu(x, n);
 }
-__attribute__((target("avx2,fma"))) static float expsum_avx2(float *x, size_t n, float sub)
+__attribute__((target("avx2,fma"))) static void softmax_avx2(float *x, size_t n, float scale)
 {
-    return tb_vm_exp_sub_sum(x, n, sub);
+    tb_vm_softmax(x, n, scale);
 }
 #endif
 
@@ -818,7 +819,8 @@ static void (*gelu_inplace)(float *x, size_t n) = gelu_base;
 /* x = LayerNorm(x + a) over one row of n; a may be NULL */
 static void (*add_layernorm)(float *x, const float *a, int n, const float *g, const float *b,
                              float eps) = ln_base;
-static float (*exp_sub_sum)(float *x, size_t n, float sub) = expsum_base;
+/* x = softmax(x * scale) */
+static void (*softmax)(float *x, size_t n, float scale) = softmax_base;
 
 static void pick_vecmath(void)
 {
@@ -826,7 +828,7 @@ static void pick_vecmath(void)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
         gelu_inplace = gelu_avx2;
-        exp_sub_sum = expsum_avx2;
+        softmax = softmax_avx2;
         add_layernorm = ln_avx2;
     }
 #endif
@@ -1000,22 +1002,30 @@ static void att_task(void *ctx, size_t idx)
     const float *q = s->qkv + (size_t)off * (size_t)(3 * H) + (size_t)h * (size_t)hd;
     const float *k = q + H, *v = q + 2 * H;
     int slot = slot_acquire(s, bm->threads);
-    float *S = s->scores + (size_t)slot * (size_t)bm->max_seq * (size_t)bm->max_seq;
+    float *S = s->scores + (size_t)slot * bm->scratch_floats;
     float scale = 1.0f / sqrtf((float)hd);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, scale, q, 3 * H, k, 3 * H,
-                0.0f, S, L);
-    for (int t = 0; t < L; t++) {
-        float *row = S + (size_t)t * (size_t)L;
-        float mx = row[0];
-        for (int u = 1; u < L; u++)
-            mx = row[u] > mx ? row[u] : mx;
-        float sum = exp_sub_sum(row, (size_t)L, mx);
-        float inv = 1.0f / sum;
-        for (int u = 0; u < L; u++)
-            row[u] *= inv;
+    float *co = s->ctx + (size_t)off * (size_t)H + (size_t)h * (size_t)hd;
+    if (bm->packed_f32) {
+        /* S = q k^T with k packed as the "weights" (L outputs of hd), then
+         * ctx = P v with v^T packed (hd outputs of L): the packed kernels
+         * beat a general sgemm at these sizes (hd 32, L <= 512). */
+        float *kp = S + (size_t)bm->max_seq * (size_t)bm->max_seq;
+        float *vp = kp + (size_t)((bm->max_seq + 15) / 16 * 16) * (size_t)hd;
+        tb_f32_matrix km, vm;
+        tb_f32_pack_into(&km, kp, k, 3 * H, L, hd, false);
+        tb_f32_pack_into(&vm, vp, v, 3 * H, hd, L, true);
+        tb_f32_gemm(q, 3 * H, 0, L, &km, 0, L, NULL, S, L);
+        for (int t = 0; t < L; t++)
+            softmax(S + (size_t)t * (size_t)L, (size_t)L, scale);
+        tb_f32_gemm(S, L, 0, L, &vm, 0, hd, NULL, co, H);
+    } else {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, 1.0f, q, 3 * H, k,
+                    3 * H, 0.0f, S, L);
+        for (int t = 0; t < L; t++)
+            softmax(S + (size_t)t * (size_t)L, (size_t)L, scale);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, S, L, v, 3 * H,
+                    0.0f, co, H);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, S, L, v, 3 * H, 0.0f,
-                s->ctx + (size_t)off * (size_t)H + (size_t)h * (size_t)hd, H);
     atomic_store(&s->busy[slot], 0);
 }
 
@@ -1347,7 +1357,10 @@ static void state_alloc(bert_model *bm)
     s->ctx = tb_malloc(N * H * sizeof(float));
     s->tmp = tb_malloc(N * H * sizeof(float));
     s->ffn = tb_malloc(N * F * sizeof(float));
-    s->scores = tb_malloc((size_t)bm->threads * T * T * sizeof(float));
+    /* per worker: scores [T][T], packed K [T16][hd], packed V^T [hd16][T] */
+    size_t hd = H / (size_t)c->heads, T16 = (T + 15) / 16 * 16, hd16 = (hd + 15) / 16 * 16;
+    bm->scratch_floats = T * T + T16 * hd + hd16 * T;
+    s->scores = tb_malloc((size_t)bm->threads * bm->scratch_floats * sizeof(float));
     s->busy = tb_calloc((size_t)bm->threads, sizeof *s->busy);
     if (bm->opts.quantize == TB_BERT_INT8) {
         bm->kq = (int)((TB_MAX(H, F) + 3) / 4 * 4);

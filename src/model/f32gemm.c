@@ -38,6 +38,36 @@ void tb_f32_pack(tb_f32_matrix *p, const float *w, int n, int k)
                 w[(size_t)j * (size_t)k + (size_t)c];
 }
 
+void tb_f32_pack_into(tb_f32_matrix *p, float *dst, const float *w, int ldw, int n, int k,
+                      bool transposed)
+{
+    p->n = n;
+    p->k = k;
+    p->n_pad = (n + 15) / 16 * 16;
+    p->w = dst;
+    for (int jb = 0; jb < p->n_pad; jb += 16) {
+        int cnt = TB_MIN(16, n - jb);
+        float *blk = dst + (size_t)jb * (size_t)k;
+        if (transposed) {
+            /* rows c of w hold W[jb..jb+15][c] side by side: copy 16 at a time */
+            for (int c = 0; c < k; c++) {
+                memcpy(blk + (size_t)c * 16, w + (size_t)c * (size_t)ldw + jb,
+                       (size_t)cnt * sizeof(float));
+                if (cnt < 16)
+                    memset(blk + (size_t)c * 16 + cnt, 0, (size_t)(16 - cnt) * sizeof(float));
+            }
+        } else {
+            for (int c = 0; c < k; c++) {
+                float *o = blk + (size_t)c * 16;
+                for (int u = 0; u < cnt; u++)
+                    o[u] = w[(size_t)(jb + u) * (size_t)ldw + (size_t)c];
+                for (int u = cnt; u < 16; u++)
+                    o[u] = 0.0f;
+            }
+        }
+    }
+}
+
 void tb_f32_free(tb_f32_matrix *p)
 {
     if (p) {

@@ -30,6 +30,11 @@ bool tb_f32_available(void);
 /* The kernel in use ("avx512", "avx2", or "none"). */
 const char *tb_f32_kernel(void);
 void tb_f32_pack(tb_f32_matrix *p, const float *w, int n, int k);
+/* Pack into caller memory (n rounded up to 16, times k floats), without
+ * allocating: p->w = dst. W [n][k] has row stride ldw; with transposed set,
+ * W[j][c] is read from w[c * ldw + j] instead (for V^T in attention). */
+void tb_f32_pack_into(tb_f32_matrix *p, float *dst, const float *w, int ldw, int n, int k,
+                      bool transposed);
 void tb_f32_free(tb_f32_matrix *p);
 /* y[i][j] = bias[j] + sum_k x[i][k] w[j][k] for i in [m0, m1), j in [n0, n1)
  * (n0 a multiple of 16); x rows have stride ldx, y rows ldy. Only when

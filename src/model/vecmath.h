@@ -81,6 +81,11 @@ TB_VM_INLINE tb_v8f tb_v8_erf(tb_v8f x)
     return (tb_v8f)((tb_v8i)r | ((tb_v8i)x & (int32_t)0x80000000));
 }
 
+TB_VM_INLINE float tb_v8_hsum(tb_v8f v)
+{
+    return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
 /* GELU (erf form) of 8 floats */
 TB_VM_INLINE tb_v8f tb_v8_gelu(tb_v8f x)
 {
@@ -105,30 +110,47 @@ TB_VM_INLINE void tb_vm_gelu(float *x, size_t n)
     }
 }
 
-/* x[i] = exp(x[i] - sub), returns the sum */
-TB_VM_INLINE float tb_vm_exp_sub_sum(float *x, size_t n, float sub)
+/* x = softmax(x * scale) over n floats, in place */
+TB_VM_INLINE void tb_vm_softmax(float *x, size_t n, float scale)
 {
-    tb_v8f acc = tb_v8_splat(0.0f);
+    tb_v8f m = tb_v8_splat(-3.0e38f);
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         tb_v8f v;
         memcpy(&v, x + i, sizeof v);
-        v = tb_v8_exp(v - sub);
+        m = tb_v8_sel(v > m, v, m);
+    }
+    float mx = -3.0e38f;
+    for (int k = 0; k < 8; k++)
+        mx = m[k] > mx ? m[k] : mx;
+    for (; i < n; i++)
+        mx = x[i] > mx ? x[i] : mx;
+    tb_v8f acc = tb_v8_splat(0.0f);
+    for (i = 0; i + 8 <= n; i += 8) {
+        tb_v8f v;
+        memcpy(&v, x + i, sizeof v);
+        v = tb_v8_exp((v - mx) * scale);
         acc += v;
         memcpy(x + i, &v, sizeof v);
     }
+    float sum = tb_v8_hsum(acc);
     if (i < n) {
-        tb_v8f v = tb_v8_splat(-1e30f);
+        tb_v8f v = tb_v8_splat(mx);
         memcpy(&v, x + i, (n - i) * sizeof(float));
-        v = tb_v8_exp(v - sub); /* padding lanes give exp(-87) ~ 1.6e-38: remove below */
-        v = tb_v8_sel((tb_v8i){0, 1, 2, 3, 4, 5, 6, 7} < (int32_t)(n - i), v, tb_v8_splat(0.0f));
-        acc += v;
+        v = tb_v8_exp((v - mx) * scale);
+        for (size_t k = 0; k < n - i; k++)
+            sum += v[k];
         memcpy(x + i, &v, (n - i) * sizeof(float));
     }
-    float s = 0;
-    for (int k = 0; k < 8; k++)
-        s += acc[k];
-    return s;
+    float inv = 1.0f / sum;
+    for (i = 0; i + 8 <= n; i += 8) {
+        tb_v8f v;
+        memcpy(&v, x + i, sizeof v);
+        v *= inv;
+        memcpy(x + i, &v, sizeof v);
+    }
+    for (; i < n; i++)
+        x[i] *= inv;
 }
 
 /* max |x[i]| */
@@ -152,10 +174,6 @@ TB_VM_INLINE float tb_vm_absmax(const float *x, size_t n)
     return r;
 }
 
-TB_VM_INLINE float tb_v8_hsum(tb_v8f v)
-{
-    return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
-}
 
 /* x = LayerNorm(x + a) * g + b over n floats (a may be NULL) */
 TB_VM_INLINE void tb_vm_add_layernorm(float *x, const float *a, size_t n, const float *g,
