@@ -70,6 +70,53 @@ static void run(tb_model *m, const char *label, int threads, int B, int T, int c
     free(out);
 }
 
+/* Cosine between int8 and fp32 embeddings of 64 random rows of 8..128
+ * tokens: the quality cost of int8 on this model. */
+static void int8_cosine(const char *dir, int threads)
+{
+    enum { R = 64, MAXT = 128 };
+    struct tb_bert_opts of = {.quantize = TB_BERT_F32, .threads = threads};
+    struct tb_bert_opts oq = {.quantize = TB_BERT_INT8, .threads = threads};
+    tb_err err;
+    tb_model *f = tb_bert_open(dir, &of, &err), *q = f ? tb_bert_open(dir, &oq, &err) : NULL;
+    if (!f || !q) {
+        fprintf(stderr, "encoder: %s\n", err.msg);
+        exit(1);
+    }
+    static int32_t ids[R][MAXT];
+    const int32_t *rows[R];
+    size_t lens[R];
+    tb_rng rng;
+    tb_rng_seed(&rng, 2);
+    int vocab = tb_bert_model_config(f)->vocab_size;
+    for (int r = 0; r < R; r++) {
+        lens[r] = 8 + tb_rng_below(&rng, MAXT - 8);
+        ids[r][0] = 101;
+        for (size_t t = 1; t < lens[r]; t++)
+            ids[r][t] = 1000 + (int32_t)tb_rng_below(&rng, (uint64_t)(vocab - 1000));
+        ids[r][lens[r] - 1] = 102;
+        rows[r] = ids[r];
+    }
+    size_t D = f->dim;
+    float *a = tb_malloc(R * D * sizeof(float)), *b = tb_malloc(R * D * sizeof(float));
+    if (tb_bert_embed_ids(f, rows, lens, R, a, &err) < 0 ||
+        tb_bert_embed_ids(q, rows, lens, R, b, &err) < 0) {
+        fprintf(stderr, "encoder: %s\n", err.msg);
+        exit(1);
+    }
+    double mn = 1, sum = 0;
+    for (int r = 0; r < R; r++) {
+        double c = tb_dot(a + r * D, b + r * D, D); /* both unit length */
+        mn = c < mn ? c : mn;
+        sum += c;
+    }
+    printf("# int8_vs_f32_cosine rows=%d min=%.5f mean=%.5f\n", R, mn, sum / R);
+    free(a);
+    free(b);
+    f->ops->close(f);
+    q->ops->close(q);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = "build/models/minilm", *quant = "both", *shapes = "1x64,32x64,32x128";
@@ -131,6 +178,8 @@ int main(int argc, char **argv)
         free(sh);
         m->ops->close(m);
     }
+    if (!strcmp(quant, "both"))
+        int8_cosine(dir, threads);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("# peak_rss_mb=%.1f\n", ru.ru_maxrss / 1024.0);

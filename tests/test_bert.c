@@ -549,3 +549,38 @@ Test(bert, tiny_eps_refused)
     cr_expect(strstr(err.msg, "layer_norm_eps"), "%s", err.msg);
     free(j);
 }
+
+/* int8 results must not depend on how the work is cut: 1 thread vs 2,
+ * one batch vs one row at a time, and every kernel the CPU has (integer
+ * dot products are exact; only the float epilogue may round differently).
+ * (A row-stride bug in the quantised-activation buffer once showed up only
+ * when a layer was split into several chunks.) */
+Test(bert, int8_independent_of_chunking_and_kernel)
+{
+    load_fixture("tests/fixtures/bert-tiny");
+    const int32_t *rows[MAXROWS];
+    for (int r = 0; r < fx.n; r++)
+        rows[r] = fx.ids[r];
+    static float ref[MAXROWS * 32], out[MAXROWS * 32];
+    tb_err err = {0};
+    cr_assert_eq(tb_q8_select("generic"), 0);
+    tb_model *m = open_model("tests/fixtures/bert-tiny", TB_BERT_INT8, 1, 1);
+    for (int r = 0; r < fx.n; r++)
+        cr_assert_eq(tb_bert_embed_ids(m, rows + r, fx.len + r, 1, ref + r * 32, &err), 0);
+    m->ops->close(m);
+    const char *names[] = {"generic", "avx2", "avx512vnni"};
+    for (size_t k = 0; k < 3; k++) {
+        if (tb_q8_select(names[k]) < 0)
+            continue;
+        for (int threads = 1; threads <= 2; threads++) {
+            m = open_model("tests/fixtures/bert-tiny", TB_BERT_INT8, threads, 32);
+            cr_assert_eq(tb_bert_embed_ids(m, rows, fx.len, (size_t)fx.n, out, &err), 0);
+            for (int i = 0; i < fx.n * 32; i++)
+                cr_assert(fabsf(out[i] - ref[i]) < 1e-5f, "%s, %d threads: [%d] %g vs %g",
+                          names[k], threads, i, out[i], ref[i]);
+            m->ops->close(m);
+        }
+    }
+    if (tb_q8_select("avx512vnni") < 0 && tb_q8_select("avx2") < 0)
+        tb_q8_select("generic");
+}

@@ -913,8 +913,11 @@ static void rows_for(bert_model *bm, rows_job *j)
 static void quantize_rows_fn(rows_job *j, int r0, int r1)
 {
     bert_state *s = &j->bm->s;
+    /* rows of stride k_pad, as the kernel reads them (xq holds N x kq bytes,
+     * kq >= k_pad for every layer) */
+    int kp = (j->k + 3) / 4 * 4;
     tb_q8_quantize_rows(j->x + (size_t)r0 * (size_t)j->k, j->k, r1 - r0, j->k,
-                        s->xq + (size_t)r0 * (size_t)j->bm->kq, (j->k + 3) / 4 * 4, s->sx + r0);
+                        s->xq + (size_t)r0 * (size_t)kp, kp, s->sx + r0);
 }
 
 static void linear(bert_model *bm, const float *x, int m, int k, const float *w,
