@@ -5,7 +5,7 @@
 #                   start the server (`tastebud serve`)
 #   make test       install missing packages, build with gcc, build the tests
 #                   with clang under ASan+UBSan and run them, run the CLI tests,
-#                   run each fuzz target briefly
+#                   run each fuzz target briefly, run the browser test
 #   make asan       only the sanitizer unit tests
 #   make fuzz       longer fuzzing of every target (FUZZ_SECONDS each, default 300)
 #   make bench      build and run every benchmark under bench/
@@ -17,6 +17,7 @@
 # file needs no Makefile change. A CLI command registers itself with a line
 # `TB_COMMAND(name, "summary")` at the start of its definition (src/cli/cli.h).
 
+SHELL    := /bin/bash
 CC       ?= cc
 ifeq ($(origin CC),default)
 CC       := gcc
@@ -55,9 +56,20 @@ LIB_OBJS   := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS   := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 TEST_OBJS  := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 LIB        := $(BUILD)/libtastebud.a
+
+# The web page (web/*) is compiled into the library: scripts/embed-assets
+# turns the files into a C array table (build/gen/assets.c, src/server).
+WEB_FILES  := $(sort $(wildcard web/*))
+LIB_OBJS   += $(BUILD)/gen/assets.o
+$(BUILD)/gen/assets.c: scripts/embed-assets $(WEB_FILES)
+	@mkdir -p $(dir $@)
+	$(Q)scripts/embed-assets $@ $(WEB_FILES)
+$(BUILD)/gen/assets.o: $(BUILD)/gen/assets.c
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 BIN        ?= bin/tastebud
 GEN        := $(BUILD)/gen/commands.h
 
+.PHONY: e2e
 .PHONY: all lib run test asan unit cli-test fuzz fuzz-smoke bench bench-build clean deps deps-test check-clang help
 .DEFAULT_GOAL := all
 
@@ -103,21 +115,31 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 asan: deps-test
 	$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/tastebud CC=clang \
 	    OPT="-O1 -g $(SAN)" build/asan/tests/unit build/asan/tastebud
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
-	    scripts/with-pg build/asan/tests/unit --jobs=2 $(CRITERION_ARGS)
+	set -o pipefail; ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	    scripts/with-pg build/asan/tests/unit --jobs=2 $(CRITERION_ARGS) 2>&1 | tee build/asan/unit.log
 
 unit: $(BUILD)/tests/unit
 	$(BUILD)/tests/unit $(CRITERION_ARGS)
 
 cli-test: $(BIN)
-	tests/cli/run.sh $(BIN)
+	@mkdir -p $(BUILD)
+	set -o pipefail; tests/cli/run.sh $(BIN) 2>&1 | tee $(BUILD)/cli.log
 
 test: deps-test
 	$(MAKE) --no-print-directory all
 	$(MAKE) --no-print-directory asan
 	$(MAKE) --no-print-directory cli-test BIN=build/asan/tastebud BUILD=build/asan
 	$(MAKE) --no-print-directory fuzz-smoke
-	@echo "make test: all test stages passed"
+	$(MAKE) --no-print-directory e2e
+	@scripts/test-summary build/asan/unit.log build/asan/cli.log
+
+# Browser end-to-end test of the web page (headless Chromium, the real
+# fetcher and a fixture feed server; ~10 s; skips cleanly without chromium).
+# The last stage of `make test`.
+e2e:
+	@scripts/install-deps e2e
+	$(MAKE) --no-print-directory all
+	tests/e2e/serve.sh $(BIN)
 
 # ------------------------------------------------------------------ fuzzing
 

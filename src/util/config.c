@@ -51,6 +51,8 @@ static const tb_config_key KEYS[] = {
                        "(default http://<listen>)"},
     {"feed_wait_ms", "5000", "how long a first feed request waits for the first fetch"},
     {"feed_items", "50", "items per filtered feed"},
+    {"shown_interval", "12", "hours between two \"shown\" events for the same user and item "
+                             "(a rendered feed records its items as shown; 0 = never)"},
     {"access_log", "true", "log one line per HTTP request"},
     {NULL, NULL, NULL},
 };
