@@ -584,3 +584,65 @@ Test(bert, int8_independent_of_chunking_and_kernel)
     if (tb_q8_select("avx512vnni") < 0 && tb_q8_select("avx2") < 0)
         tb_q8_select("generic");
 }
+
+/* 2_Dense: a Dense layer that keeps the first 16 of 32 dimensions (identity
+ * block, zero bias) must give the reference vector's first 16 components,
+ * renormalised. */
+Test(bert, dense_module)
+{
+    load_fixture("tests/fixtures/bert-tiny");
+    char *d = scratch_copy("tests/fixtures/bert-tiny");
+    put(d, "modules.json",
+        "[{\"idx\":0,\"name\":\"0\",\"path\":\"\",\"type\":\"sentence_transformers.models.Transformer\"},"
+        "{\"idx\":1,\"name\":\"1\",\"path\":\"1_Pooling\",\"type\":\"sentence_transformers.models.Pooling\"},"
+        "{\"idx\":2,\"name\":\"2\",\"path\":\"2_Dense\",\"type\":\"sentence_transformers.models.Dense\"},"
+        "{\"idx\":3,\"name\":\"3\",\"path\":\"3_Normalize\",\"type\":\"sentence_transformers.models.Normalize\"}]");
+    char *dd = tb_path_join(d, "2_Dense");
+    cr_assert_eq(mkdir(dd, 0700), 0);
+    put(dd, "config.json",
+        "{\"in_features\": 32, \"out_features\": 16, \"bias\": true,"
+        " \"activation_function\": \"torch.nn.modules.linear.Identity\"}");
+    /* safetensors: linear.weight [16][32] then linear.bias [16] */
+    char hdr[256];
+    int hl = snprintf(hdr, sizeof hdr,
+                      "{\"linear.weight\":{\"dtype\":\"F32\",\"shape\":[16,32],\"data_offsets\":[0,2048]},"
+                      "\"linear.bias\":{\"dtype\":\"F32\",\"shape\":[16],\"data_offsets\":[2048,2112]}}");
+    while (hl % 8)
+        hdr[hl++] = ' ';
+    size_t total = 8 + (size_t)hl + 2112;
+    char *file = tb_calloc(1, total);
+    uint64_t n = (uint64_t)hl;
+    memcpy(file, &n, 8);
+    memcpy(file + 8, hdr, (size_t)hl);
+    float *w = (float *)(void *)(file + 8 + hl);
+    for (int i = 0; i < 16; i++)
+        w[i * 32 + i] = 1.0f;
+    char *p = tb_path_join(dd, "model.safetensors");
+    cr_assert_eq(tb_write_file(p, file, total, NULL), 0);
+    free(p);
+    free(file);
+    tb_model *m = open_model(d, TB_BERT_F32, 2, 32);
+    cr_assert_eq(m->dim, 16);
+    const int32_t *rows[MAXROWS];
+    for (int r = 0; r < fx.n; r++)
+        rows[r] = fx.ids[r];
+    static float out[MAXROWS * 16];
+    tb_err err;
+    cr_assert_eq(tb_bert_embed_ids(m, rows, fx.len, (size_t)fx.n, out, &err), 0, "%s", err.msg);
+    for (int r = 0; r < fx.n; r++) {
+        float want[16];
+        memcpy(want, fx.ref[r], sizeof want);
+        tb_l2_normalize(want, 16);
+        expect_close(out + r * 16, want, 16, "dense", r);
+    }
+    char *desc = m->ops->describe(m);
+    cr_expect(strstr(desc, "dense"), "%s", desc);
+    free(desc);
+    m->ops->close(m);
+    /* an unsupported activation is refused */
+    put(dd, "config.json",
+        "{\"in_features\": 32, \"out_features\": 16, \"activation_function\": \"torch.nn.GELU\"}");
+    expect_open_fails(d, "Dense activation torch.nn.GELU is not supported");
+    free(dd);
+    rm_tree(d);
+}
