@@ -136,14 +136,29 @@ typedef struct bert_state {
     int32_t *pos;     /* [N] position of each row in its sequence */
     int *seq_off;     /* [B] first row of each sequence */
     int *seq_len;     /* [B] rows of each sequence */
+    size_t *out_rows; /* [B] output row of each sequence */
+    int rows;         /* N: capacity in tokens */
+    int nslots;       /* attention scratch slots (workers that share this state) */
 } bert_state;
+
+/* Where one forward pass runs: a run state, and either the model's pool
+ * (every op split across par workers) or NULL (this thread alone, par 1). */
+typedef struct bert_exec {
+    struct bert_model *bm;
+    bert_state *s;
+    tb_pool *pool;
+    int par;
+} bert_exec;
 
 typedef struct bert_model {
     tb_model base;       /* what tb_model_* sees; base.impl points back here */
     tb_bert_config cfg;
     struct tb_bert_opts opts;
     bert_weights w;
-    bert_state s;
+    /* run[0] holds max_tokens rows and serves a batch split op by op across
+     * the pool; run[1..threads-1] (max_tokens / threads + max_seq rows) join
+     * it when a batch is split by sequences instead (see embed_rows). */
+    bert_state *run;
     tb_safetensors *st;  /* kept open when the word table is used in place */
     tb_tokenizer *tok;   /* loaded at open */
     tb_pool *pool;
@@ -160,7 +175,6 @@ typedef struct bert_model {
     /* per-call scratch for tb_model_embed (grown under mu, outside forward) */
     tb_tokens toks[TB_BERT_CHUNK]; /* tokenised texts of one chunk */
     struct row_key *keys;          /* [TB_BERT_CHUNK] sort keys */
-    size_t *out_rows;              /* [max_batch] output row of each sequence */
 } bert_model;
 
 /* ---------------------------------------------------------------- json helpers */
@@ -839,6 +853,7 @@ static void pick_vecmath(void)
 /* y[M][N] (row stride ldy) = act(x[M][K] W[N][K]^T + b), fp32 (from W^T) or int8. */
 typedef struct lin_job {
     bert_model *bm;
+    bert_state *s;
     const float *x;
     int m, k, n, ldy;
     const float *w;            /* fp32 weights transposed, [k][n], or NULL */
@@ -865,7 +880,7 @@ static void lin_task(void *ctx, size_t i)
     if (m0 >= m1 || n0 >= n1)
         return;
     if (j->q) {
-        tb_q8_gemm(j->bm->s.xq, j->bm->s.sx, m0, m1, j->q, n0, n1, j->b, j->y, j->ldy);
+        tb_q8_gemm(j->s->xq, j->s->sx, m0, m1, j->q, n0, n1, j->b, j->y, j->ldy);
     } else if (j->pf) {
         tb_f32_gemm(j->x, j->k, m0, m1, j->pf, n0, n1, j->b, j->y, j->ldy);
     } else {
@@ -883,6 +898,7 @@ static void lin_task(void *ctx, size_t i)
 
 typedef struct rows_job {
     bert_model *bm;
+    bert_state *s;
     int m, chunk;
     void (*fn)(struct rows_job *j, int r0, int r1);
     /* operands for the row functions below */
@@ -900,19 +916,31 @@ static void rows_task(void *ctx, size_t i)
         j->fn(j, r0, r1);
 }
 
-static void rows_for(bert_model *bm, rows_job *j)
+/* fn(ctx, i) for i < n: across the pool, or here */
+static void run_for(const bert_exec *ex, size_t n, void (*fn)(void *, size_t), void *ctx)
 {
-    int tasks = bm->threads * 2;
-    j->bm = bm;
+    if (ex->pool) {
+        tb_pool_for(ex->pool, n, fn, ctx);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            fn(ctx, i);
+    }
+}
+
+static void rows_for(const bert_exec *ex, rows_job *j)
+{
+    int tasks = ex->pool ? ex->par * 2 : 1;
+    j->bm = ex->bm;
+    j->s = ex->s;
     j->chunk = (j->m + tasks - 1) / tasks;
     if (j->chunk < 1)
         j->chunk = 1;
-    tb_pool_for(bm->pool, (size_t)((j->m + j->chunk - 1) / j->chunk), rows_task, j);
+    run_for(ex, (size_t)((j->m + j->chunk - 1) / j->chunk), rows_task, j);
 }
 
 static void quantize_rows_fn(rows_job *j, int r0, int r1)
 {
-    bert_state *s = &j->bm->s;
+    bert_state *s = j->s;
     /* rows of stride k_pad, as the kernel reads them (xq holds N x kq bytes,
      * kq >= k_pad for every layer) */
     int kp = (j->k + 3) / 4 * 4;
@@ -920,21 +948,26 @@ static void quantize_rows_fn(rows_job *j, int r0, int r1)
                         s->xq + (size_t)r0 * (size_t)kp, kp, s->sx + r0);
 }
 
-static void linear(bert_model *bm, const float *x, int m, int k, const float *w,
+static void linear(const bert_exec *ex, const float *x, int m, int k, const float *w,
                    const tb_f32_matrix *pf, const tb_q8_matrix *q, const float *b, float *y,
                    int n, int act)
 {
-    lin_job j = {.bm = bm, .x = x, .m = m, .k = k, .n = n, .ldy = n, .w = w, .q = q,
+    bert_model *bm = ex->bm;
+    lin_job j = {.bm = bm, .s = ex->s, .x = x, .m = m, .k = k, .n = n, .ldy = n, .w = w, .q = q,
                  .pf = bm->packed_f32 && !q ? pf : NULL, .b = b, .y = y, .act = act};
     if (q) {
         /* Quantise the activations once; the kernel wants rows of stride
          * k_pad, which is what bm->kq holds for this k (kq >= k_pad). */
         rows_job r = {.m = m, .fn = quantize_rows_fn, .x = (float *)x, .k = k};
-        rows_for(bm, &r);
+        rows_for(ex, &r);
     }
-    int T = bm->threads;
+    int T = ex->pool ? ex->par : 1;
     size_t tasks;
-    if (T == 1 || m >= 32 * T) {
+    if (T == 1) {
+        j.split_m = 1;
+        j.chunk = m;
+        tasks = 1;
+    } else if (m >= 32 * T) {
         /* rows: multiples of 8 (the int8 tile height) */
         int per = (m + 2 * T - 1) / (2 * T);
         j.split_m = 1;
@@ -952,7 +985,7 @@ static void linear(bert_model *bm, const float *x, int m, int k, const float *w,
         j.chunk = m;
         tasks = 1;
     }
-    tb_pool_for(bm->pool, tasks, lin_task, &j);
+    run_for(ex, tasks, lin_task, &j);
 }
 
 static void add_ln_fn(rows_job *j, int r0, int r1)
@@ -967,7 +1000,7 @@ static void embed_fn(rows_job *j, int r0, int r1)
 {
     bert_model *bm = j->bm;
     const bert_weights *w = &bm->w;
-    bert_state *s = &bm->s;
+    bert_state *s = j->s;
     int H = bm->cfg.hidden;
     for (int r = r0; r < r1; r++) {
         float *xr = s->x + (size_t)r * (size_t)H;
@@ -983,6 +1016,7 @@ static void embed_fn(rows_job *j, int r0, int r1)
 /* Attention for one (sequence, head): ctx = softmax(q k^T / sqrt(hd)) v. */
 typedef struct att_job {
     bert_model *bm;
+    bert_state *s;
     int nseq;
 } att_job;
 
@@ -998,13 +1032,13 @@ static void att_task(void *ctx, size_t idx)
 {
     att_job *j = ctx;
     bert_model *bm = j->bm;
-    bert_state *s = &bm->s;
+    bert_state *s = j->s;
     const int H = bm->cfg.hidden, nh = bm->cfg.heads, hd = H / nh;
     int b = (int)idx / nh, h = (int)idx % nh;
     int off = s->seq_off[b], L = s->seq_len[b];
     const float *q = s->qkv + (size_t)off * (size_t)(3 * H) + (size_t)h * (size_t)hd;
     const float *k = q + H, *v = q + 2 * H;
-    int slot = slot_acquire(s, bm->threads);
+    int slot = slot_acquire(s, s->nslots);
     float *S = s->scores + (size_t)slot * bm->scratch_floats;
     float scale = 1.0f / sqrtf((float)hd);
     float *co = s->ctx + (size_t)off * (size_t)H + (size_t)h * (size_t)hd;
@@ -1036,36 +1070,38 @@ static void att_task(void *ctx, size_t idx)
 
 /* Run the encoder on the batch in s (ids/types/pos for N rows, nseq
  * sequences) and write nseq pooled, normalised embeddings to out. */
-static void forward(bert_model *bm, int N, int nseq, float *out, const size_t *out_rows)
+static void forward(const bert_exec *ex, int N, int nseq, float *out)
 {
+    bert_model *bm = ex->bm;
     const tb_bert_config *c = &bm->cfg;
     const bert_weights *w = &bm->w;
-    bert_state *s = &bm->s;
+    bert_state *s = ex->s;
+    const size_t *out_rows = s->out_rows;
     const int H = c->hidden, F = c->ffn;
     const bool q8 = bm->opts.quantize == TB_BERT_INT8;
 
     /* x = LayerNorm(word + position + type) */
     rows_job e = {.m = N, .fn = embed_fn};
-    rows_for(bm, &e);
+    rows_for(ex, &e);
 
     for (int l = 0; l < c->layers; l++) {
         const bert_layer *L = &w->layer[l];
         /* q, k, v = x Wqkv^T + bqkv */
-        linear(bm, s->x, N, H, L->t_qkv, &L->p_qkv, q8 ? &L->q_qkv : NULL, L->bqkv, s->qkv, 3 * H, ACT_NONE);
+        linear(ex, s->x, N, H, L->t_qkv, &L->p_qkv, q8 ? &L->q_qkv : NULL, L->bqkv, s->qkv, 3 * H, ACT_NONE);
         /* ctx = softmax(q k^T / sqrt(hd)) v, per sequence and head */
-        att_job aj = {.bm = bm, .nseq = nseq};
-        tb_pool_for(bm->pool, (size_t)nseq * (size_t)c->heads, att_task, &aj);
+        att_job aj = {.bm = bm, .s = s, .nseq = nseq};
+        run_for(ex, (size_t)nseq * (size_t)c->heads, att_task, &aj);
         /* x = LayerNorm(x + ctx Wo^T + bo) */
-        linear(bm, s->ctx, N, H, L->t_o, &L->p_o, q8 ? &L->q_o : NULL, L->bo, s->tmp, H, ACT_NONE);
+        linear(ex, s->ctx, N, H, L->t_o, &L->p_o, q8 ? &L->q_o : NULL, L->bo, s->tmp, H, ACT_NONE);
         rows_job r1 = {.m = N, .fn = add_ln_fn, .x = s->x, .a = s->tmp, .g = L->ln1_g,
                        .b = L->ln1_b, .k = H};
-        rows_for(bm, &r1);
+        rows_for(ex, &r1);
         /* x = LayerNorm(x + gelu(x Wi^T + bi) Wout^T + bout) */
-        linear(bm, s->x, N, H, L->t_i, &L->p_i, q8 ? &L->q_i : NULL, L->bi, s->ffn, F, ACT_GELU);
-        linear(bm, s->ffn, N, F, L->t_out, &L->p_out, q8 ? &L->q_out : NULL, L->bout, s->tmp, H, ACT_NONE);
+        linear(ex, s->x, N, H, L->t_i, &L->p_i, q8 ? &L->q_i : NULL, L->bi, s->ffn, F, ACT_GELU);
+        linear(ex, s->ffn, N, F, L->t_out, &L->p_out, q8 ? &L->q_out : NULL, L->bout, s->tmp, H, ACT_NONE);
         rows_job r2 = {.m = N, .fn = add_ln_fn, .x = s->x, .a = s->tmp, .g = L->ln2_g,
                        .b = L->ln2_b, .k = H};
-        rows_for(bm, &r2);
+        rows_for(ex, &r2);
     }
 
     /* pool each sequence, optional Dense, L2-normalise */
@@ -1114,6 +1150,51 @@ static int key_cmp(const void *a, const void *b)
     return x->idx < y->idx ? -1 : (x->idx > y->idx);
 }
 
+/* Copy sequences keys[0], keys[step], keys[2 step], ... (nseq / step of
+ * them, rounded up) into s as one packed batch. Returns the token count. */
+static int fill_state(bert_state *s, const struct row_key *keys, int nseq, int step,
+                      const int32_t *const *ids, const int32_t *const *types)
+{
+    int N = 0, b = 0;
+    for (int k = 0; k < nseq; k += step, b++) {
+        size_t r = keys[k].idx;
+        int L = (int)keys[k].len;
+        s->seq_off[b] = N;
+        s->seq_len[b] = L;
+        s->out_rows[b] = r;
+        for (int t = 0; t < L; t++) {
+            s->ids[N + t] = ids[r][t];
+            s->types[N + t] = types && types[r] ? types[r][t] : 0;
+            s->pos[N + t] = t;
+        }
+        N += L;
+    }
+    return N;
+}
+
+typedef struct dp_job {
+    bert_model *bm;
+    const struct row_key *keys;
+    int nseq;
+    const int32_t *const *ids, *const *types;
+    float *out;
+} dp_job;
+
+/* Worker w of a batch split by sequences: sequences w, w + T, w + 2T, ...
+ * (sorted by length, so every worker gets about N / T tokens, at most one
+ * sequence more than the others -- within run[w]'s max_tokens / T + max_seq). */
+static void dp_task(void *ctx, size_t w)
+{
+    dp_job *j = ctx;
+    bert_model *bm = j->bm;
+    if ((int)w >= j->nseq)
+        return;
+    bert_exec ex = {.bm = bm, .s = &bm->run[w], .pool = NULL, .par = 1};
+    int mine = (j->nseq - (int)w + bm->threads - 1) / bm->threads;
+    int n = fill_state(ex.s, j->keys + w, j->nseq - (int)w, bm->threads, j->ids, j->types);
+    forward(&ex, n, mine, j->out);
+}
+
 /* Embed n rows (ids[i], types[i] or NULL for type 0, lens[i]) into
  * out + base_row * dim: sort by length, cut into batches of at most
  * max_batch sequences and max_tokens rows, forward each. Caller holds mu. */
@@ -1121,7 +1202,6 @@ static int embed_rows(bert_model *bm, const int32_t *const *ids, const int32_t *
                       const size_t *lens, size_t n, float *out, tb_err *err)
 {
     const tb_bert_config *c = &bm->cfg;
-    bert_state *s = &bm->s;
     for (size_t i = 0; i < n; i++) {
         if (lens[i] == 0)
             return tb_err_set(err, TB_EINVAL, "row %zu has no tokens", i);
@@ -1144,24 +1224,28 @@ static int embed_rows(bert_model *bm, const int32_t *const *ids, const int32_t *
         qsort(bm->keys, cn, sizeof *bm->keys, key_cmp);
         size_t i = 0;
         while (i < cn) {
+            /* a batch: up to max_batch sequences of similar length */
+            size_t start = i;
             int nseq = 0, N = 0;
             while (i < cn && nseq < bm->max_batch &&
                    N + (int)bm->keys[i].len <= bm->max_tokens) {
-                size_t r = bm->keys[i].idx;
-                int L = (int)bm->keys[i].len;
-                s->seq_off[nseq] = N;
-                s->seq_len[nseq] = L;
-                bm->out_rows[nseq] = r;
-                for (int t = 0; t < L; t++) {
-                    s->ids[N + t] = ids[r][t];
-                    s->types[N + t] = types && types[r] ? types[r][t] : 0;
-                    s->pos[N + t] = t;
-                }
-                N += L;
+                N += (int)bm->keys[i].len;
                 nseq++;
                 i++;
             }
-            forward(bm, N, nseq, out, bm->out_rows);
+            if (bm->threads > 1 && nseq >= 2 * bm->threads) {
+                /* enough sequences for every worker: each runs a whole
+                 * forward pass on every threads-th sequence, alone. No
+                 * synchronisation inside the pass. */
+                dp_job dj = {.bm = bm, .keys = bm->keys + start, .nseq = nseq, .ids = ids,
+                             .types = types, .out = out};
+                tb_pool_for(bm->pool, (size_t)bm->threads, dp_task, &dj);
+            } else {
+                /* one short batch: every op split across the pool */
+                bert_exec ex = {.bm = bm, .s = &bm->run[0], .pool = bm->pool, .par = bm->threads};
+                int n0 = fill_state(ex.s, bm->keys + start, nseq, 1, ids, types);
+                forward(&ex, n0, nseq, out);
+            }
         }
     }
     return 0;
@@ -1268,6 +1352,8 @@ static char *bert_describe(const tb_model *m)
     return tb_buf_steal(&b);
 }
 
+static void state_free(bert_state *s);
+
 static void bert_free(bert_model *bm)
 {
     if (!bm)
@@ -1295,26 +1381,14 @@ static void bert_free(bert_model *bm)
     for (size_t i = 0; i < bm->w.n_owned; i++)
         free(bm->w.owned[i]);
     free(bm->w.owned);
-    bert_state *s = &bm->s;
-    free(s->x);
-    free(s->qkv);
-    free(s->ctx);
-    free(s->tmp);
-    free(s->ffn);
-    free(s->scores);
-    free(s->busy);
-    free(s->xq);
-    free(s->sx);
-    free(s->pooled);
-    free(s->ids);
-    free(s->types);
-    free(s->pos);
-    free(s->seq_off);
-    free(s->seq_len);
+    if (bm->run) {
+        for (int t = 0; t < bm->threads; t++)
+            state_free(&bm->run[t]);
+        free(bm->run);
+    }
     for (size_t i = 0; i < TB_BERT_CHUNK; i++)
         tb_tokens_free(&bm->toks[i]);
     free(bm->keys);
-    free(bm->out_rows);
     if (bm->pool)
         tb_pool_free(bm->pool);
     if (bm->tok)
@@ -1348,23 +1422,26 @@ const tb_bert_config *tb_bert_model_config(const tb_model *m)
 
 /* ---------------------------------------------------------------- open */
 
-static void state_alloc(bert_model *bm)
+/* Allocate one run state for `rows` tokens, max_batch sequences and
+ * `slots` concurrent attention tasks. */
+static void state_alloc(bert_model *bm, bert_state *s, size_t rows, int slots)
 {
     const tb_bert_config *c = &bm->cfg;
-    bert_state *s = &bm->s;
-    size_t N = (size_t)bm->max_tokens, H = (size_t)c->hidden, F = (size_t)c->ffn;
+    size_t N = rows, H = (size_t)c->hidden, F = (size_t)c->ffn;
     size_t B = (size_t)bm->max_batch, T = (size_t)bm->max_seq;
     size_t D = TB_MAX(H, (size_t)bm->w.dense_out);
+    s->rows = (int)rows;
+    s->nslots = slots;
     s->x = tb_malloc(N * H * sizeof(float));
     s->qkv = tb_malloc(N * 3 * H * sizeof(float));
     s->ctx = tb_malloc(N * H * sizeof(float));
     s->tmp = tb_malloc(N * H * sizeof(float));
     s->ffn = tb_malloc(N * F * sizeof(float));
-    /* per worker: scores [T][T], packed K [T16][hd], packed V^T [hd16][T] */
+    /* per slot: scores [T][T], packed K [T16][hd], packed V^T [hd16][T] */
     size_t hd = H / (size_t)c->heads, T16 = (T + 15) / 16 * 16, hd16 = (hd + 15) / 16 * 16;
     bm->scratch_floats = T * T + T16 * hd + hd16 * T;
-    s->scores = tb_malloc((size_t)bm->threads * bm->scratch_floats * sizeof(float));
-    s->busy = tb_calloc((size_t)bm->threads, sizeof *s->busy);
+    s->scores = tb_malloc((size_t)slots * bm->scratch_floats * sizeof(float));
+    s->busy = tb_calloc((size_t)slots, sizeof *s->busy);
     if (bm->opts.quantize == TB_BERT_INT8) {
         bm->kq = (int)((TB_MAX(H, F) + 3) / 4 * 4);
         s->xq = tb_malloc(N * (size_t)bm->kq);
@@ -1376,8 +1453,36 @@ static void state_alloc(bert_model *bm)
     s->pos = tb_malloc(N * sizeof(int32_t));
     s->seq_off = tb_malloc(B * sizeof(int));
     s->seq_len = tb_malloc(B * sizeof(int));
+    s->out_rows = tb_malloc(B * sizeof(size_t));
+}
+
+static void state_free(bert_state *s)
+{
+    free(s->x);
+    free(s->qkv);
+    free(s->ctx);
+    free(s->tmp);
+    free(s->ffn);
+    free(s->scores);
+    free(s->busy);
+    free(s->xq);
+    free(s->sx);
+    free(s->pooled);
+    free(s->ids);
+    free(s->types);
+    free(s->pos);
+    free(s->seq_off);
+    free(s->seq_len);
+    free(s->out_rows);
+}
+
+static void states_alloc(bert_model *bm)
+{
+    bm->run = tb_calloc((size_t)bm->threads, sizeof *bm->run);
+    state_alloc(bm, &bm->run[0], (size_t)bm->max_tokens, bm->threads);
+    for (int t = 1; t < bm->threads; t++)
+        state_alloc(bm, &bm->run[t], (size_t)(bm->max_tokens / bm->threads + bm->max_seq), 1);
     bm->keys = tb_malloc(TB_BERT_CHUNK * sizeof *bm->keys);
-    bm->out_rows = tb_malloc(B * sizeof(size_t));
 }
 
 /* Model id: "bert:<name>:<hash>" (or bert-int8:...), the hash over the
@@ -1483,7 +1588,7 @@ tb_model *tb_bert_open(const char *dir, const struct tb_bert_opts *opts, tb_err 
         bm->pool = tb_pool_new(bm->threads);
     }
     bm->threads = tb_pool_size(bm->pool);
-    state_alloc(bm);
+    states_alloc(bm);
     make_id(bm);
     free(dense_path);
     return &bm->base;
