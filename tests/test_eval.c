@@ -43,6 +43,20 @@ Test(eval, readers_beat_random)
     cr_assert(km.auc > rnd.auc);
     cr_assert_eq(tb_eval_readers(x, lab, n, EDIM, &o, &ms[0], &again, &e), 0);
     cr_assert_eq(again.auc, ours.auc, "not deterministic");
+    /* Paired comparison over the same readers. */
+    double d, se;
+    size_t w, l;
+    cr_assert_eq(tb_eval_paired(&ours, &rnd, TB_EVAL_AUC, &d, &se, &w, &l), 0);
+    cr_assert_float_eq(d, ours.auc - rnd.auc, 1e-9);
+    cr_assert(se > 0 && se < d, "diff %f se %f", d, se);
+    cr_assert_gt(w, l);
+    cr_assert_eq(w + l <= ours.n, true);
+    cr_assert_eq(tb_eval_paired(&ours, &ours, TB_EVAL_P10, &d, &se, &w, &l), 0);
+    cr_assert(d == 0 && se == 0 && w == 0 && l == 0);
+    tb_eval_metrics_free(&ours);
+    tb_eval_metrics_free(&rnd);
+    tb_eval_metrics_free(&km);
+    tb_eval_metrics_free(&again);
     free(x);
     free(lab);
 }
@@ -79,6 +93,13 @@ Test(eval, ratings_and_judgements)
     cr_assert_gt(ours.n, 30);
     cr_assert_gt(ours.hit10, rnd.hit10 + 0.2, "ours %f random %f", ours.hit10, rnd.hit10);
     cr_assert_gt(ours.ndcg10, rnd.ndcg10);
+    double d, se;
+    size_t w, l;
+    cr_assert_eq(tb_eval_paired(&ours, &rnd, TB_EVAL_HIT10, &d, &se, &w, &l), 0);
+    cr_assert_float_eq(d, ours.hit10 - rnd.hit10, 1e-9);
+    tb_eval_metrics_free(&ours);
+    tb_eval_metrics_free(&rnd);
+    tb_eval_metrics_free(&pop);
     /* Judgements: liked = 5 items of topic A, target of A (1) or B (0). */
     size_t J = 40, like_off[41], dis_off[41], like[200], dis[1], target[40];
     int jl[40];
@@ -97,8 +118,17 @@ Test(eval, ratings_and_judgements)
     cr_assert_eq(tb_eval_judgements(x, EDIM, &j, 1, &ms[0], &ours, &e), 0, "%s", e.msg);
     cr_assert_eq(ours.n, J);
     cr_assert_gt(ours.auc, 0.8, "judgement AUC %f", ours.auc);
+    /* Paired bootstrap over the rows against random. */
+    cr_assert_eq(tb_eval_judgements(x, EDIM, &j, 1, &ms[nm - 1], &rnd, &e), 0);
+    cr_assert_eq(tb_eval_paired(&ours, &rnd, TB_EVAL_AUC, &d, &se, &w, &l), 0);
+    cr_assert_float_eq(d, ours.auc - rnd.auc, 1e-9);
+    cr_assert(se > 0 && w > l, "se %f wins %zu losses %zu", se, w, l);
+    cr_assert_eq(tb_eval_paired(&ours, &rnd, TB_EVAL_P10, &d, &se, &w, &l), -1);
+    tb_eval_metrics_free(&ours);
+    tb_eval_metrics_free(&rnd);
     target[3] = n; /* out of range: refused */
     cr_assert_eq(tb_eval_judgements(x, EDIM, &j, 1, &ms[0], &ours, &e), -1);
+    tb_eval_metrics_free(&ours);
     free(x);
     free(lab);
     free(r);

@@ -333,6 +333,9 @@ Test(rank, proportions_exact_and_relevant_first)
             cr_assert_geq(out[i].index, 50);
     /* A limit keeps the proportion: 20 -> 17 similar + 3 explore. */
     o.limit = 20;
+    o.method = TB_RANK_KNN; /* a per-item method: the path under test (a wide kernel, the
+                              default kde, also ranks items between two tight 8-d clusters
+                              high) */
     m = tb_rank(p, c, 100, DIM, &o, out, NULL);
     cr_assert_eq(m, 20);
     size_t ne = 0;
@@ -477,6 +480,9 @@ Test(rank, large_catalogue_rerank_path)
     struct tb_rank_opts o;
     tb_rank_opts_default(&o);
     o.limit = 20;
+    o.method = TB_RANK_KNN; /* a per-item method: the path under test (a wide kernel, the
+                              default kde, also ranks items between two tight 8-d clusters
+                              high) */
     struct tb_ranked *out = malloc(N * sizeof *out);
     long m = tb_rank(p, c, N, D, &o, out, NULL);
     cr_assert_eq(m, 20);
@@ -495,6 +501,158 @@ Test(rank, large_catalogue_rerank_path)
     free(ev);
     free(x);
     tb_profile_free(p);
+}
+
+/* Items of 4 topics riding on a large shared component of varying size (as
+ * averaged word vectors do): x = g * common + topic + noise, g in [1, 4]. */
+static float *common_corpus(size_t n, size_t dim, int *label)
+{
+    float *cen = malloc(4 * dim * sizeof(float)), *x = malloc(n * dim * sizeof(float));
+    float *common = malloc(dim * sizeof(float));
+    tb_rng r;
+    tb_rng_seed(&r, 77);
+    for (size_t j = 0; j < dim; j++)
+        common[j] = (float)tb_rng_normal(&r);
+    tb_l2_normalize(common, dim);
+    for (size_t j = 0; j < 4 * dim; j++)
+        cen[j] = (float)(0.5 * tb_rng_normal(&r) / sqrt((double)dim));
+    for (size_t i = 0; i < n; i++) {
+        double g = 1.0 + 3.0 * tb_rng_uniform(&r);
+        label[i] = (int)(i % 4);
+        for (size_t j = 0; j < dim; j++)
+            x[i * dim + j] = (float)(g * common[j] + cen[(i % 4) * dim + j] +
+                                     0.6 * tb_rng_normal(&r) / sqrt((double)dim));
+        tb_l2_normalize(x + i * dim, dim);
+    }
+    free(cen);
+    free(common);
+    return x;
+}
+
+Test(rank, centring_improves_separation)
+{
+    /* Reads: 40 items of topic 0; candidates: 400 others of all topics.
+     * The shared component dominates raw cosines; centring on the
+     * collection's mean must separate topic 0 from the rest better. */
+    enum { D = 48, N = 440 };
+    int lab[N];
+    float *x = common_corpus(N, D, lab);
+    struct tb_profile_event ev[40];
+    size_t ne = 0;
+    for (size_t i = 0; i < N && ne < 40; i++)
+        if (lab[i] == 0) {
+            ev[ne] = (struct tb_profile_event){(int64_t)ne + 1, (int64_t)i + 1, TB_EV_READ,
+                                               1700000000 + (int64_t)ne * 60, x + i * D};
+            ne++;
+        }
+    tb_profile *p = tb_profile_build(D, ev, ne, NULL, NULL);
+    cr_assert_not_null(p);
+    const float *cand = x + 160 * D; /* rows 160.. are not among the reads */
+    size_t nc = N - 160;
+    int rel[N];
+    for (size_t i = 0; i < nc; i++)
+        rel[i] = lab[160 + i] == 0;
+    float s[N];
+    double auc[2][TB_RANK__COUNT];
+    for (int c = 0; c < 2; c++)
+        for (int m = TB_RANK_CENTROID; m < TB_RANK__COUNT; m++) {
+            struct tb_rank_opts o;
+            tb_rank_opts_default(&o);
+            o.method = m;
+            o.center = c;
+            cr_assert_eq(tb_rank_scores(p, cand, nc, D, &o, s, NULL), 0);
+            auc[c][m] = 0;
+            size_t pairs = 0;
+            for (size_t i = 0; i < nc; i++)
+                for (size_t j = 0; j < nc; j++)
+                    if (rel[i] && !rel[j]) {
+                        auc[c][m] += s[i] > s[j];
+                        pairs++;
+                    }
+            auc[c][m] /= (double)pairs;
+        }
+    for (int m = TB_RANK_CENTROID; m < TB_RANK__COUNT; m++)
+        cr_assert_gt(auc[1][m], auc[0][m] + 0.05, "%s: centred AUC %.3f, raw %.3f",
+                     tb_rank_method_name(m), auc[1][m], auc[0][m]);
+    cr_assert_gt(auc[1][TB_RANK_KDE], 0.95, "centred kde AUC %.3f", auc[1][TB_RANK_KDE]);
+    free(x);
+    tb_profile_free(p);
+}
+
+Test(rank, two_stage_index_matches_exact)
+{
+    /* 20,000 candidates in 20 topics, a profile of 120 reads in 3 of them:
+     * the two-stage ranking from the int8 index must return the same top
+     * 20 as exact scoring of every candidate. */
+    enum { D = 64, N = 20000, NR = 120, L = 20 };
+    /* Rows N.. of the same draw supply the reads (topics 0-2), so no read
+     * is also a candidate. */
+    float cen[20 * D], *c = malloc(((size_t)N + 20 * NR) * D * sizeof(float));
+    synth_clusters(31, 20, N + 20 * NR, D, 2.0, cen, c, NULL);
+    float *x = malloc(NR * D * sizeof(float));
+    for (size_t i = N, nr = 0; nr < NR; i++)
+        if (i % 20 < 3)
+            memcpy(x + nr++ * D, c + i * D, D * sizeof(float));
+    struct tb_profile_event *ev = reads(x, NR, D);
+    tb_profile *p = tb_profile_build(D, ev, NR, NULL, NULL);
+    cr_assert_not_null(p);
+    tb_rank_index *ix = tb_rank_index_build(c, N, D);
+    cr_assert_eq(tb_rank_index_n(ix), N);
+    struct tb_rank_opts o;
+    tb_rank_opts_default(&o);
+    o.limit = L;
+    o.explore_ratio = 0;
+    o.index = ix;
+    struct tb_ranked *out = malloc(N * sizeof *out);
+    cr_assert_eq(tb_rank(p, c, N, D, &o, out, NULL), L);
+    float *s = malloc(N * sizeof(float));
+    struct tb_rank_opts oe = o;
+    oe.index = NULL;
+    oe.center_vec = tb_rank_index_mean(ix);
+    cr_assert_eq(tb_rank_scores(p, c, N, D, &oe, s, NULL), 0);
+    /* The L-th best exact score: everything returned must reach it. */
+    float *sorted = malloc(N * sizeof(float));
+    memcpy(sorted, s, N * sizeof(float));
+    for (size_t i = 0; i < L; i++) /* partial selection sort of the top L */
+        for (size_t j = i + 1; j < N; j++)
+            if (sorted[j] > sorted[i]) {
+                float t = sorted[i];
+                sorted[i] = sorted[j];
+                sorted[j] = t;
+            }
+    for (size_t i = 0; i < L; i++) {
+        cr_assert_geq(s[out[i].index], sorted[L - 1], "rank %zu: item %zu not in the exact top",
+                      i, out[i].index);
+        cr_assert_float_eq(out[i].score, s[out[i].index], 1e-4, "score is the exact one");
+    }
+    /* The same ranking without an index (exact path) agrees too. */
+    struct tb_ranked *out2 = malloc(N * sizeof *out2);
+    cr_assert_eq(tb_rank(p, c, N, D, &oe, out2, NULL), L);
+    for (size_t i = 0; i < L; i++)
+        cr_assert_eq(out2[i].index, out[i].index, "rank %zu", i);
+    /* Every integer kernel gives the same ranking (the portable one is
+     * what ARM runs). */
+    const char *kernels[] = {"portable", "avx2"};
+    for (size_t q = 0; q < 2; q++) {
+        setenv("TB_RANK_KERNEL", kernels[q], 1);
+        cr_assert_eq(tb_rank(p, c, N, D, &o, out2, NULL), L);
+        for (size_t i = 0; i < L; i++)
+            cr_assert_eq(out2[i].index, out[i].index, "kernel %s, rank %zu", kernels[q], i);
+    }
+    unsetenv("TB_RANK_KERNEL");
+    /* An index of other candidates is refused. */
+    tb_err err;
+    cr_assert_eq(tb_rank(p, c, N - 1, D, &o, out, &err), -1);
+    cr_assert_eq(err.code, TB_EINVAL);
+    free(out2);
+    free(sorted);
+    free(s);
+    free(out);
+    tb_rank_index_free(ix);
+    tb_profile_free(p);
+    free(ev);
+    free(x);
+    free(c);
 }
 
 /* A profile with no events yet (a user who signed up and has not read

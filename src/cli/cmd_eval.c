@@ -30,7 +30,10 @@ static void eval_usage(void)
            "  --like-threshold X (4) --hide N (5) --max-users N (0 = all)   protocol 2\n"
            "  --seed S (1)  --model M  --cache DIR (build/eval/cache, '' for none)\n"
            "  --json FILE   also write the results as JSON\n"
-           "  --quick       only the default method and the baselines\n");
+           "  --quick       only the default method and the baselines\n"
+           "  --kde-tau X   kernel width for the kde methods (default 0.15)\n"
+           "After each dataset the default method is compared pairwise with each baseline\n"
+           "(same readers/users): mean difference +- standard error, and units won/lost.\n");
 }
 
 static void progress(size_t done, size_t total, void *ctx)
@@ -60,7 +63,8 @@ TB_COMMAND(eval, "evaluate recommendations offline against baselines")
         {"hide", required_argument, NULL, 'H'},    {"max-users", required_argument, NULL, 'U'},
         {"seed", required_argument, NULL, 's'},    {"model", required_argument, NULL, 'M'},
         {"cache", required_argument, NULL, 'c'},   {"json", required_argument, NULL, 'j'},
-        {"quick", no_argument, NULL, 'q'},         {NULL, 0, NULL, 0}};
+        {"quick", no_argument, NULL, 'q'},         {"kde-tau", required_argument, NULL, 'T'},
+        {NULL, 0, NULL, 0}};
     struct set sets[MAX_SETS];
     size_t nsets = 0;
     const char *pending_ratings = NULL, *pending_items = NULL, *model = NULL, *json = NULL;
@@ -68,6 +72,7 @@ TB_COMMAND(eval, "evaluate recommendations offline against baselines")
     struct tb_eval_readers_opts ro = {300, 30, 300, 3, 1};
     struct tb_eval_ratings_opts ra = {4, 2, 5, 10, 0, 1};
     bool quick = false;
+    double tau = 0;
     int64_t v;
     double dv;
     int c;
@@ -99,6 +104,10 @@ TB_COMMAND(eval, "evaluate recommendations offline against baselines")
         case 'c': cache = *optarg ? optarg : NULL; break;
         case 'j': json = optarg; break;
         case 'q': quick = true; break;
+        case 'T':
+            if (tb_parse_double(optarg, &tau) != 0 || !(tau > 0 && tau < 10))
+                return tb_cli_usage(cli, "--kde-tau needs a number in (0, 10)");
+            break;
         default: return tb_cli_usage(cli, "unknown option or missing value: '%s'", argv[optind - 1]);
         }
         if (pending_ratings && pending_items) {
@@ -118,7 +127,13 @@ TB_COMMAND(eval, "evaluate recommendations offline against baselines")
     if (!m)
         return 1;
     size_t dim = tb_model_dim(m), nm;
-    const struct tb_eval_method *ms = tb_eval_methods(&nm);
+    const struct tb_eval_method *ms0 = tb_eval_methods(&nm);
+    struct tb_eval_method *ms = tb_malloc(nm * sizeof *ms);
+    memcpy(ms, ms0, nm * sizeof *ms);
+    for (size_t k = 0; k < nm; k++)
+        if (tau > 0)
+            ms[k].rank.kde_tau = tau;
+    struct tb_eval_metrics *res = tb_calloc(nm, sizeof *res);
     tb_buf js = {0};
     tb_buf_puts(&js, "{\"model\":");
     tb_buf_json_str(&js, tb_model_id(m));
@@ -169,7 +184,7 @@ TB_COMMAND(eval, "evaluate recommendations offline against baselines")
                 continue;
             if (me->kind == TB_EVAL_POPULARITY && st->proto != 2)
                 continue;
-            struct tb_eval_metrics r;
+            struct tb_eval_metrics r = {0};
             int er = st->proto == 1
                          ? tb_eval_readers(x, d.label, d.ntexts, dim, &ro, me, &r, &err)
                      : st->proto == 2
@@ -177,9 +192,11 @@ TB_COMMAND(eval, "evaluate recommendations offline against baselines")
                                            &err)
                          : tb_eval_judgements(x, dim, &d.j, ro.seed, me, &r, &err);
             if (er < 0) {
+                tb_eval_metrics_free(&r);
                 rc = tb_cli_fail_err(cli, &err);
                 break;
             }
+            res[k] = r;
             if (st->proto == 3)
                 printf("  %-24s %8.4f %8.0f %6zu\n", me->name, r.auc, r.ms, r.n);
             else
@@ -193,10 +210,45 @@ TB_COMMAND(eval, "evaluate recommendations offline against baselines")
                           r.p10, r.hit10, r.ndcg10, r.auc, r.n, r.ms);
             fflush(stdout);
         }
+        tb_buf_puts(&js, "]");
+        /* Paired comparisons of the default (method 0) with the baselines. */
+        static const char *const mnames[] = {"P@10", "nDCG@10", "AUC", "HitR@10"};
+        int mets1[] = {TB_EVAL_P10, TB_EVAL_NDCG10, TB_EVAL_AUC}, mets2[] = {TB_EVAL_HIT10, TB_EVAL_NDCG10, TB_EVAL_AUC},
+            mets3[] = {TB_EVAL_AUC};
+        const int *mets = st->proto == 1 ? mets1 : st->proto == 2 ? mets2 : mets3;
+        size_t nmets = st->proto == 3 ? 1 : 3, shownp = 0;
+        tb_buf_puts(&js, ",\"paired\":[");
+        for (size_t k = 1; k < nm && rc == 0; k++) {
+            if (ms[k].kind == TB_EVAL_OURS || res[k].n == 0)
+                continue;
+            printf("  %s vs %s:", ms[0].name, ms[k].name);
+            for (size_t q = 0; q < nmets; q++) {
+                double dd, se;
+                size_t w, l;
+                if (tb_eval_paired(&res[0], &res[k], mets[q], &dd, &se, &w, &l) < 0)
+                    continue;
+                printf("%s %s %+.4f (se %.4f, %zu+/%zu-)", q ? ";" : "", mnames[mets[q]], dd, se,
+                       w, l);
+                tb_buf_printf(&js, "%s{\"vs\":", shownp++ ? "," : "");
+                tb_buf_json_str(&js, ms[k].name);
+                tb_buf_printf(&js,
+                              ",\"metric\":\"%s\",\"diff\":%.5f,\"se\":%.5f,\"wins\":%zu,"
+                              "\"losses\":%zu}",
+                              mnames[mets[q]], dd, se, w, l);
+            }
+            printf("\n");
+        }
         tb_buf_puts(&js, "]}");
+        for (size_t k = 0; k < nm; k++)
+            tb_eval_metrics_free(&res[k]);
+        memset(res, 0, nm * sizeof *res);
         free(x);
         tb_eval_data_free(&d);
     }
+    for (size_t k = 0; k < nm; k++)
+        tb_eval_metrics_free(&res[k]);
+    free(res);
+    free(ms);
     tb_buf_puts(&js, "]}\n");
     if (rc == 0 && json) {
         tb_err err = {0};

@@ -16,10 +16,11 @@ static void recommend_usage(void)
            "  -n N                at most N items (default 20)\n"
            "  -e, --explain       say why each item is there\n"
            "  -j, --json          JSON output\n"
-           "      --method M      centroid, weighted, knn or hybrid (default: weighted)\n"
+           "      --method M      kde, knn, centroid, weighted or hybrid (default: the\n"
+           "                      rank_method setting, default kde)\n"
            "      --model M       embedding model (default: the `model` setting)\n"
            "Settings used: min_reads, filter_ratio, explore_ratio, diversity,\n"
-           "half_life_days, seed (see `tastebud config`).\n");
+           "half_life_days, seed, rank_method (see `tastebud config`).\n");
 }
 
 TB_COMMAND(recommend, "recommend catalogue items to a user")

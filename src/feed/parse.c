@@ -43,6 +43,19 @@ tb_item *tb_pf_item_new(tb_parsed_feed *f)
     return &f->items[n];
 }
 
+const char *tb_pf_find(const char *p, const char *end, const char *needle, size_t n)
+{
+    while (p < end && (size_t)(end - p) >= n) {
+        const char *c = memchr(p, needle[0], (size_t)(end - p) - (n - 1));
+        if (!c)
+            return NULL;
+        if (memcmp(c + 1, needle + 1, n - 1) == 0)
+            return c;
+        p = c + 1;
+    }
+    return NULL;
+}
+
 char *tb_pf_clean(const char *s)
 {
     if (!s)
@@ -175,28 +188,13 @@ void tb_pf_item_finish(tb_item *it, tb_item_draft *d)
     memset(d, 0, sizeof *d);
 }
 
-void tb_parsed_item_clear(tb_item *it)
-{
-    free(it->collection);
-    free(it->key);
-    free(it->url);
-    free(it->title);
-    free(it->html);
-    free(it->text);
-    free(it->author);
-    free(it->tags);
-    free(it->image_url);
-    free(it->comments_url);
-    free(it->extra);
-    memset(it, 0, sizeof *it);
-}
 
 void tb_parsed_feed_free(tb_parsed_feed *f)
 {
     if (!f)
         return;
     for (size_t i = 0; i < f->n_items; i++)
-        tb_parsed_item_clear(&f->items[i]);
+        tb_item_clear(&f->items[i]);
     free(f->items);
     free(f->title);
     free(f->site_url);
@@ -237,6 +235,37 @@ static bool declared_encoding(const char *p, size_t len, char *out, size_t outn)
         return k > 0;
     }
     return false;
+}
+
+/* tb_utf8_valid with a fast path over ASCII, 16 bytes at a time: every
+ * XML feed is checked once before parsing, and most are mostly ASCII. */
+static bool utf8_valid(const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        while (i + 16 <= n) {
+            uint64_t a, b;
+            memcpy(&a, p + i, 8);
+            memcpy(&b, p + i + 8, 8);
+            if ((a | b) & 0x8080808080808080ULL)
+                break;
+            i += 16;
+        }
+        if (i >= n)
+            break;
+        if ((unsigned char)p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        /* one sequence: the lead byte and the continuation bytes after it */
+        size_t j = i + 1;
+        while (j < n && j < i + 4 && ((unsigned char)p[j] & 0xC0) == 0x80)
+            j++;
+        if (!tb_utf8_valid(p + i, j - i))
+            return false;
+        i = j;
+    }
+    return true;
 }
 
 static bool has_high_bytes(const char *p, size_t n)
@@ -315,7 +344,7 @@ static const char *choose_encoding(const char *p, size_t n, const char *charset,
         }
         e = NULL; /* unknown to iconv: decide by the bytes below */
     }
-    bool valid = tb_utf8_valid(p, n);
+    bool valid = utf8_valid(p, n);
     if (!e || is_utf8_name(e))
         return valid ? "UTF-8" : "windows-1252";
     /* a single-byte Western charset */
@@ -386,7 +415,7 @@ int tb_feed_parse(const char *data, size_t len, const char *url, const char *cha
     if (bom16)
         enc = NULL;
     else if (bom_utf8)
-        enc = tb_utf8_valid(p, n) ? "UTF-8" : "windows-1252";
+        enc = utf8_valid(p, n) ? "UTF-8" : "windows-1252";
     else
         enc = choose_encoding(p, n, charset, has_decl ? declared : NULL);
     if (enc && strcmp(enc, "windows-1252") == 0) {

@@ -45,6 +45,11 @@ char *tb_pf_resolve(const char *ref, const char *base);
 /* Trimmed, whitespace-collapsed copy of s, or NULL when s is NULL/blank. */
 char *tb_pf_clean(const char *s);
 
+/* First occurrence of needle[0..n) (n >= 1) in [p, end), or NULL. A
+ * memchr on the first byte then a compare: much faster than glibc's memmem
+ * for the short needles ("]]>", "-->") with a rare first byte we look for. */
+const char *tb_pf_find(const char *p, const char *end, const char *needle, size_t n);
+
 /* Initialise libxml2 once and silence its generic error output for the
  * calling thread (tb_feed_parse, OPML, discovery and html.c call it). */
 void tb_feed_xml_quiet(void);

@@ -22,41 +22,148 @@
 #include "eval.h"
 #include "profile.h"
 
+#define TB_EVAL_NMETHODS 10
+
 static const struct tb_eval_method *build_methods(size_t *n)
 {
-    static struct tb_eval_method m[9];
+    static struct tb_eval_method m[TB_EVAL_NMETHODS];
     static bool done;
     if (!done) {
         struct tb_rank_opts d;
         tb_rank_opts_default(&d);
-        m[0] = (struct tb_eval_method){"tastebud (knn 3)", TB_EVAL_OURS, d};
-        m[1] = m[0];
-        m[1].name = "centroid, auto k";
-        m[1].rank.method = TB_RANK_CENTROID;
-        m[2] = m[0];
-        m[2].name = "weighted, auto k";
-        m[2].rank.method = TB_RANK_WEIGHTED;
-        m[3] = m[0];
-        m[3].name = "knn (5)";
-        m[3].rank.method = TB_RANK_KNN;
-        m[3].rank.knn = 5;
-        m[4] = m[0];
-        m[4].name = "hybrid";
-        m[4].rank.method = TB_RANK_HYBRID;
-        m[5] = m[0];
-        m[5].name = "hybrid, k=10";
-        m[5].rank.method = TB_RANK_HYBRID;
-        m[5].rank.profile.k = 10;
-        m[6] = (struct tb_eval_method){"baseline: k-means-10", TB_EVAL_KMEANS10, d};
-        m[7] = (struct tb_eval_method){"baseline: popularity", TB_EVAL_POPULARITY, d};
-        m[8] = (struct tb_eval_method){"baseline: random", TB_EVAL_RANDOM, d};
+        size_t i = 0;
+        m[i++] = (struct tb_eval_method){"tastebud (kde)", TB_EVAL_OURS, d};
+        m[i] = m[0];
+        m[i].name = "kde, not centred";
+        m[i++].rank.center = false;
+        m[i] = m[0];
+        m[i].name = "knn 3";
+        m[i++].rank.method = TB_RANK_KNN;
+        m[i] = m[0];
+        m[i].name = "knn 3, not centred";
+        m[i].rank.method = TB_RANK_KNN;
+        m[i++].rank.center = false;
+        m[i] = m[0];
+        m[i].name = "centroid, auto k";
+        m[i++].rank.method = TB_RANK_CENTROID;
+        m[i] = m[0];
+        m[i].name = "weighted, auto k";
+        m[i++].rank.method = TB_RANK_WEIGHTED;
+        m[i] = m[0];
+        m[i].name = "hybrid";
+        m[i++].rank.method = TB_RANK_HYBRID;
+        d.center = false;
+        m[i++] = (struct tb_eval_method){"baseline: k-means-10", TB_EVAL_KMEANS10, d};
+        m[i++] = (struct tb_eval_method){"baseline: popularity", TB_EVAL_POPULARITY, d};
+        m[i++] = (struct tb_eval_method){"baseline: random", TB_EVAL_RANDOM, d};
         done = true;
     }
-    *n = 9;
+    *n = TB_EVAL_NMETHODS;
     return m;
 }
 
 const struct tb_eval_method *tb_eval_methods(size_t *n) { return build_methods(n); }
+
+void tb_eval_metrics_free(struct tb_eval_metrics *m)
+{
+    free(m->unit);
+    free(m->jscore);
+    free(m->jlabel);
+    m->unit = NULL;
+    m->jscore = NULL;
+    m->jlabel = NULL;
+}
+
+/* AUC of (score, label) rows picked by idx[0..n) (a bootstrap sample), by
+ * sorting: O(n log n), ties count half. */
+struct sl {
+    float s;
+    int l;
+};
+static int cmp_sl(const void *pa, const void *pb)
+{
+    const struct sl *a = pa, *b = pb;
+    return a->s < b->s ? -1 : a->s > b->s;
+}
+static double auc_sorted(struct sl *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_sl);
+    double rank_sum = 0;
+    size_t np = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && v[j].s == v[i].s)
+            j++;
+        double r = (double)(i + j + 1) / 2.0; /* mean 1-based rank of the tie group */
+        for (size_t q = i; q < j; q++)
+            if (v[q].l) {
+                rank_sum += r;
+                np++;
+            }
+        i = j;
+    }
+    size_t nn = n - np;
+    if (np == 0 || nn == 0)
+        return 0.5;
+    return (rank_sum - (double)np * (double)(np + 1) / 2.0) / ((double)np * (double)nn);
+}
+
+int tb_eval_paired(const struct tb_eval_metrics *a, const struct tb_eval_metrics *b, int metric,
+                   double *diff, double *se, size_t *wins, size_t *losses)
+{
+    *diff = *se = 0;
+    *wins = *losses = 0;
+    if (a->n != b->n || a->n == 0 || metric < 0 || metric > TB_EVAL_HIT10)
+        return -1;
+    size_t n = a->n;
+    if (a->unit && b->unit) {
+        double s = 0, ss = 0;
+        for (size_t i = 0; i < n; i++) {
+            double d = a->unit[i * 4 + metric] - b->unit[i * 4 + metric];
+            s += d;
+            ss += d * d;
+            *wins += d > 0;
+            *losses += d < 0;
+        }
+        double mean = s / (double)n;
+        double var = n > 1 ? (ss - (double)n * mean * mean) / (double)(n - 1) : 0;
+        *diff = mean;
+        *se = sqrt(var > 0 ? var : 0) / sqrt((double)n);
+        return 0;
+    }
+    if (!a->jscore || !b->jscore || metric != TB_EVAL_AUC)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (a->jlabel[i] != b->jlabel[i])
+            return -1;
+    struct sl *va = tb_malloc(n * sizeof *va), *vb = tb_malloc(n * sizeof *vb);
+    for (size_t i = 0; i < n; i++) {
+        va[i] = (struct sl){a->jscore[i], a->jlabel[i]};
+        vb[i] = (struct sl){b->jscore[i], b->jlabel[i]};
+    }
+    *diff = auc_sorted(va, n) - auc_sorted(vb, n);
+    tb_rng rng;
+    tb_rng_seed(&rng, 12345);
+    double s = 0, ss = 0;
+    const int R = 400;
+    for (int r = 0; r < R; r++) {
+        for (size_t i = 0; i < n; i++) {
+            size_t q = (size_t)tb_rng_below(&rng, n);
+            va[i] = (struct sl){a->jscore[q], a->jlabel[q]};
+            vb[i] = (struct sl){b->jscore[q], b->jlabel[q]};
+        }
+        double d = auc_sorted(va, n) - auc_sorted(vb, n);
+        s += d;
+        ss += d * d;
+        *wins += d > 0;
+        *losses += d < 0;
+    }
+    double mean = s / R, var = (ss - R * mean * mean) / (R - 1);
+    *se = sqrt(var > 0 ? var : 0);
+    free(va);
+    free(vb);
+    return 0;
+}
 
 double tb_eval_auc(const float *score, const int *rel, size_t n)
 {
@@ -121,7 +228,23 @@ struct history {
     const size_t *neg;
     size_t nneg;
     const double *pop;    /* popularity per item row (protocol 2) */
+    const float *mean;    /* the collection's mean vector (the ranker's centre) */
 };
+
+/* The mean of n rows: the collection's centre, as a catalogue index keeps
+ * it. Owned by the caller. */
+static float *collection_mean(const float *x, size_t n, size_t dim)
+{
+    double *acc = tb_calloc(dim, sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < dim; j++)
+            acc[j] += x[i * dim + j];
+    float *mu = tb_malloc(dim * sizeof(float));
+    for (size_t j = 0; j < dim; j++)
+        mu[j] = n ? (float)(acc[j] / (double)n) : 0.0f;
+    free(acc);
+    return mu;
+}
 
 static int score_history(const struct history *h, const struct tb_eval_method *m,
                          const size_t *cand, size_t nc, float *cbuf, float *scores, tb_rng *rng,
@@ -141,6 +264,7 @@ static int score_history(const struct history *h, const struct tb_eval_method *m
         return 0;
     }
     struct tb_rank_opts o = m->rank;
+    o.center_vec = h->mean;
     size_t nev = h->npos + (m->kind == TB_EVAL_KMEANS10 ? 0 : h->nneg);
     struct tb_profile_event *ev = tb_malloc((nev ? nev : 1) * sizeof *ev);
     size_t e = 0;
@@ -159,6 +283,7 @@ static int score_history(const struct history *h, const struct tb_eval_method *m
         o.profile.half_life_days = 0;
         o.neg_weight = 0;
         o.weak_weight = 0;
+        o.center = false; /* the rule as the reference service applies it */
     }
     o.profile.seed = tb_rng_next(rng);
     tb_profile *p = tb_profile_build(dim, ev, nev, &o.profile, err);
@@ -206,6 +331,8 @@ int tb_eval_readers(const float *x, const int *label, size_t n, size_t dim,
     float *sc = tb_malloc(pool * sizeof(float));
     float *cbuf = tb_malloc(pool * dim * sizeof(float));
     bool *liked = tb_malloc((size_t)nl * sizeof(bool));
+    float *mean = collection_mean(x, n, dim);
+    out->unit = tb_malloc(R * 4 * sizeof(double));
     tb_rng rng, mrng;
     tb_rng_seed(&rng, o->seed);          /* the readers: same for every method */
     tb_rng_seed(&mrng, o->seed ^ 0x55);  /* the method's own randomness */
@@ -236,15 +363,20 @@ int tb_eval_readers(const float *x, const int *label, size_t n, size_t dim,
                 np++;
             }
         }
-        struct history h = {x, dim, hist, nh, NULL, 0, NULL};
+        struct history h = {x, dim, hist, nh, NULL, 0, NULL, mean};
         rc = score_history(&h, m, cand, np, cbuf, sc, &mrng, err);
         if (rc == 0) {
             double p10, nd, hit;
             top10(sc, rel, np, &p10, &nd, &hit);
+            double *u = out->unit + out->n * 4;
+            u[0] = p10;
+            u[1] = nd;
+            u[2] = tb_eval_auc(sc, rel, np);
+            u[3] = hit;
             out->p10 += p10;
             out->ndcg10 += nd;
             out->hit10 += hit;
-            out->auc += tb_eval_auc(sc, rel, np);
+            out->auc += u[2];
             out->n++;
         }
     }
@@ -262,6 +394,7 @@ int tb_eval_readers(const float *x, const int *label, size_t n, size_t dim,
     free(sc);
     free(cbuf);
     free(liked);
+    free(mean);
     return rc;
 }
 
@@ -318,6 +451,9 @@ int tb_eval_ratings(const float *x, size_t nitems, size_t dim, const struct tb_r
     float *sc = tb_malloc(nitems * sizeof(float));
     float *cbuf = tb_malloc(nitems * dim * sizeof(float));
     uint8_t *state = tb_malloc(nitems); /* 0 unseen, 1 train, 2 hidden */
+    float *mean = collection_mean(x, nitems, dim);
+    size_t cap = 64;
+    out->unit = tb_malloc(cap * 4 * sizeof(double));
     tb_rng mrng;
     tb_rng_seed(&mrng, o->seed ^ 0x55);
     int rc = 0;
@@ -352,15 +488,24 @@ int tb_eval_ratings(const float *x, size_t nitems, size_t dim, const struct tb_r
                 cand[nc] = i;
                 rel[nc++] = state[i] == 2;
             }
-        struct history h = {x, dim, pos, np, neg, nn, pop};
+        struct history h = {x, dim, pos, np, neg, nn, pop, mean};
         rc = score_history(&h, m, cand, nc, cbuf, sc, &mrng, err);
         if (rc == 0) {
             double p10, nd, hit;
             top10(sc, rel, nc, &p10, &nd, &hit);
+            if (out->n == cap) {
+                cap *= 2;
+                out->unit = tb_realloc(out->unit, cap * 4 * sizeof(double));
+            }
+            double *u = out->unit + out->n * 4;
+            u[0] = p10;
+            u[1] = nd;
+            u[2] = tb_eval_auc(sc, rel, nc);
+            u[3] = hit;
             out->p10 += p10;
             out->ndcg10 += nd;
             out->hit10 += hit;
-            out->auc += tb_eval_auc(sc, rel, nc);
+            out->auc += u[2];
             out->n++;
         }
     }
@@ -381,6 +526,7 @@ int tb_eval_ratings(const float *x, size_t nitems, size_t dim, const struct tb_r
     free(sc);
     free(cbuf);
     free(state);
+    free(mean);
     return rc;
 }
 
@@ -403,6 +549,7 @@ int tb_eval_judgements(const float *vecs, size_t dim, const struct tb_judgements
     float *sc = tb_malloc((j->n ? j->n : 1) * sizeof(float));
     int *lab = tb_malloc((j->n ? j->n : 1) * sizeof(int));
     float *cbuf = tb_malloc(dim * sizeof(float));
+    float *mean = collection_mean(vecs, j->nvecs, dim);
     tb_rng mrng;
     tb_rng_seed(&mrng, seed ^ 0x55);
     size_t k = 0;
@@ -412,7 +559,7 @@ int tb_eval_judgements(const float *vecs, size_t dim, const struct tb_judgements
         if (np == 0)
             continue;
         struct history h = {vecs, dim, j->like + j->like_off[i], np, j->dis + j->dis_off[i],
-                            j->dis_off[i + 1] - j->dis_off[i], NULL};
+                            j->dis_off[i + 1] - j->dis_off[i], NULL, mean};
         if (m->kind == TB_EVAL_POPULARITY)
             continue;
         rc = score_history(&h, m, &j->target[i], 1, cbuf, &sc[k], &mrng, err);
@@ -421,10 +568,15 @@ int tb_eval_judgements(const float *vecs, size_t dim, const struct tb_judgements
     if (rc == 0 && k) {
         out->auc = tb_eval_auc(sc, lab, k);
         out->n = k;
+        out->jscore = sc;
+        out->jlabel = lab;
+        sc = NULL;
+        lab = NULL;
     }
     out->ms = (tb_mono() - t0) * 1000;
     free(sc);
     free(lab);
     free(cbuf);
+    free(mean);
     return rc;
 }

@@ -33,7 +33,27 @@ struct tb_eval_metrics {
     double p10, ndcg10, auc, hit10; /* means over users/readers (or rows for judgements) */
     size_t n;                       /* users / readers / rows evaluated */
     double ms;                      /* wall time */
+    /* Per reader/user (protocols 1, 2): n x {p10, ndcg10, auc, hit10}; per
+     * row (protocol 3): score and label. Owned; tb_eval_metrics_free. The
+     * same seed gives the same readers to every method, so two methods
+     * can be compared pairwise (tb_eval_paired). */
+    double *unit;
+    float *jscore;
+    int *jlabel;
 };
+void tb_eval_metrics_free(struct tb_eval_metrics *m);
+
+/* Metric indices for tb_eval_paired. */
+enum { TB_EVAL_P10 = 0, TB_EVAL_NDCG10, TB_EVAL_AUC, TB_EVAL_HIT10 };
+
+/* Paired comparison of a against b (same dataset, seed and readers) on one
+ * metric: *diff = mean of a - b, *se its standard error, *wins / *losses
+ * the units where a is better / worse. Protocols 1-2: over readers/users.
+ * Protocol 3 (AUC over rows): *diff is the AUC difference, *se from a
+ * paired bootstrap of the rows (seeded, 400 resamples), wins/losses over
+ * the resamples. Returns 0, or -1 when a and b are not comparable. */
+int tb_eval_paired(const struct tb_eval_metrics *a, const struct tb_eval_metrics *b, int metric,
+                   double *diff, double *se, size_t *wins, size_t *losses);
 
 /* Protocol 1: simulated readers on a labelled corpus. */
 struct tb_eval_readers_opts {

@@ -50,10 +50,11 @@ enum tb_rank_method {
     TB_RANK_WEIGHTED,      /* sum over clusters of weight * softmax-ish similarity */
     TB_RANK_KNN,           /* mean cosine to the knn nearest read items (weighted) */
     TB_RANK_HYBRID,        /* mean of CENTROID and KNN */
+    TB_RANK_KDE,           /* kernel density over the read items: tau ln sum_i w_i exp(cos/tau) */
     TB_RANK__COUNT
 };
 
-/* "centroid", "weighted", "knn", "hybrid", "default" <-> method; -1 unknown. */
+/* "centroid", "weighted", "knn", "hybrid", "kde", "default" <-> method; -1 unknown. */
 int tb_rank_method_parse(const char *s);
 const char *tb_rank_method_name(int method);
 
@@ -68,6 +69,12 @@ struct tb_profile_opts {
     uint64_t seed;          /* k-means seeding */
 };
 
+/* A compact copy of a candidate catalogue (int8 rows with a scale each,
+ * and the catalogue's mean vector), built once per collection and reused
+ * for every user: two-stage ranking scores all rows coarsely from it and
+ * only the best few hundred exactly (index.c). */
+typedef struct tb_rank_index tb_rank_index;
+
 /* Options for ranking and selection. */
 struct tb_rank_opts {
     int method;             /* enum tb_rank_method */
@@ -77,6 +84,13 @@ struct tb_rank_opts {
     double neg_weight;      /* penalty weight for closeness to disliked items (default 0.5) */
     double weak_weight;     /* penalty weight for weak negatives (default 0.15) */
     size_t knn;             /* neighbours for TB_RANK_KNN / HYBRID (default 3) */
+    double kde_tau;         /* kernel width of TB_RANK_KDE (default TB_KDE_TAU) */
+    bool center;            /* compare in the centred space (default true; see rank.c) */
+    const float *center_vec;/* the collection's mean vector (dim floats, not owned); NULL:
+                               the candidates' mean (see rank.c) */
+    const tb_rank_index *index; /* built from exactly the candidates passed to tb_rank
+                               (same n, dim, order), or NULL: enables two-stage ranking
+                               with a limit, and supplies the centre */
     size_t min_reads;       /* cold start below this many positives (config min_reads, default 10) */
     size_t limit;           /* at most this many results (0: no limit) */
     bool keep_order;        /* output the selected items in input order (for feeds) instead of by score */
@@ -172,6 +186,18 @@ struct tb_ranked {
  * (defaults). */
 long tb_rank(const tb_profile *p, const float *cand, size_t n, size_t dim,
              const struct tb_rank_opts *o, struct tb_ranked *out, tb_err *err);
+
+/* Build the index of n unit rows (n x dim). Never fails but for memory
+ * (aborts). Free with tb_rank_index_free. */
+tb_rank_index *tb_rank_index_build(const float *cand, size_t n, size_t dim);
+void tb_rank_index_free(tb_rank_index *ix);
+size_t tb_rank_index_n(const tb_rank_index *ix);
+size_t tb_rank_index_dim(const tb_rank_index *ix);
+/* The mean of the rows it was built from (dim floats, owned by ix). */
+const float *tb_rank_index_mean(const tb_rank_index *ix);
+/* Which integer kernel the coarse stage uses here: "avx512-vnni", "avx2"
+ * or "portable". */
+const char *tb_rank_index_kernel(void);
 
 /* Score only: scores[i] = interest score of candidate i (no selection),
  * the building block of tb_rank and of evaluation. Returns 0 or -1. */

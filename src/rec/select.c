@@ -18,13 +18,18 @@
  *               or, with keep_order (feeds), in input order
  *   6. explain  each item gets its closest cluster and read item
  *
- * Large catalogues (retrieve, then re-rank). The KNN and HYBRID scores
- * compare every candidate with every read item, n x reads dot products;
- * for 100,000 items and 1,000 reads that is about 0.4 s. When n x reads exceeds
- * TB_RERANK_BUDGET, all candidates are scored by nearest centroid first
- * and only the best budget/reads of them (at least 4 x limit) are scored
- * again with the chosen method; they rank above the rest, which keep their
- * centroid order. Feeds (hundreds of items) never take this path.
+ * Large catalogues (retrieve, then re-rank). The KDE, KNN and HYBRID
+ * scores compare every candidate with every read item, n x reads dot
+ * products; for 100,000 items and 1,000 reads that is about 0.4 s. Two
+ * ways around it, both scoring all candidates cheaply, then only the best
+ * R exactly with the chosen method (they rank above the rest, which keep
+ * their coarse order):
+ *   - with an index (o->index, index.c) and a limit: the coarse score comes
+ *     from the int8 rows, R = max(TB_TWO_STAGE_MIN, 5 x limit);
+ *   - without one, when n x reads exceeds TB_RERANK_BUDGET: the coarse
+ *     score is the float nearest-centroid score, R = budget/reads (at
+ *     least 4 x limit).
+ * Feeds (hundreds of items) never take either path.
  *
  * Ties in score are broken by input position, so the output depends only
  * on the inputs and the seed.
@@ -33,9 +38,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rank.h"
+#include "index.h"
 
 #define TB_RERANK_BUDGET 5e6
+/* With an index and a limit, at least this many rows are re-scored exactly. */
+#define TB_TWO_STAGE_MIN 500
 
 /* Is a before b in rank order? Higher score first, then lower index. */
 static inline bool before(const float *s, size_t a, size_t b)
@@ -177,6 +184,11 @@ long tb_rank(const tb_profile *p, const float *cand, size_t n, size_t dim,
         return tb_err_set(err, TB_EINVAL, "rank: candidates have dimension %zu, profile %zu",
                           dim, p->dim);
 
+    if (o->index && (tb_rank_index_n(o->index) != n || tb_rank_index_dim(o->index) != dim))
+        return tb_err_set(err, TB_EINVAL,
+                          "rank: the index has %zu x %zu rows, the candidates %zu x %zu",
+                          tb_rank_index_n(o->index), tb_rank_index_dim(o->index), n, dim);
+
     float *s = tb_malloc(n * sizeof(float));
     size_t *idx = tb_malloc(n * sizeof(size_t));
     for (size_t i = 0; i < n; i++)
@@ -184,32 +196,58 @@ long tb_rank(const tb_profile *p, const float *cand, size_t n, size_t dim,
     int method = o->method == TB_RANK_DEFAULT ? TB_RANK_BEST : o->method;
     bool *shifted = NULL;
     float shift = 0;
-    if ((method == TB_RANK_KNN || method == TB_RANK_HYBRID) &&
-        (double)n * (double)p->pos.n > TB_RERANK_BUDGET) {
-        struct tb_rank_opts oc = *o;
-        oc.method = TB_RANK_CENTROID;
-        if (tb_rank_scores(p, cand, n, dim, &oc, s, err) < 0) {
-            free(s);
-            free(idx);
-            return -1;
-        }
-        size_t R = (size_t)(TB_RERANK_BUDGET / (double)p->pos.n);
+    /* One centre for every stage (the re-scored subset alone would give
+     * another): the index's catalogue mean, else the candidates'. */
+    struct tb_rank_opts oo = *o;
+    float *mu = NULL;
+    if (o->center && !o->center_vec) {
+        mu = tb_malloc(dim * sizeof(float));
+        if (o->index)
+            memcpy(mu, tb_rank_index_mean(o->index), dim * sizeof(float));
+        else
+            tb_rank_center(p, cand, n, dim, o, mu);
+        oo.center_vec = mu;
+    }
+    o = &oo;
+    bool per_item = method == TB_RANK_KNN || method == TB_RANK_HYBRID || method == TB_RANK_KDE;
+    size_t R = 0;
+    if (o->index && o->limit) {
+        /* Two-stage from the index: coarse over all, exact over the best R. */
+        R = TB_TWO_STAGE_MIN > 5 * o->limit ? TB_TWO_STAGE_MIN : 5 * o->limit;
+    } else if (per_item && (double)n * (double)p->pos.n > TB_RERANK_BUDGET) {
+        R = (size_t)(TB_RERANK_BUDGET / (double)p->pos.n);
         if (o->limit && R < 4 * o->limit)
             R = 4 * o->limit;
-        if (R > n)
-            R = n;
-        select_top(idx, n, R, s);
-        float *sub = tb_malloc(R * dim * sizeof(float)), *s2 = tb_malloc(R * sizeof(float));
-        for (size_t i = 0; i < R; i++)
-            memcpy(sub + i * dim, cand + idx[i] * dim, dim * sizeof(float));
-        int rc = tb_rank_scores(p, sub, R, dim, o, s2, err);
-        free(sub);
-        if (rc < 0) {
-            free(s2);
+    }
+    if (R > 0 && R < n) {
+        struct tb_scorer sc;
+        if (tb_scorer_init(&sc, p, o, -1, o->center ? o->center_vec : NULL, err) < 0) {
             free(s);
             free(idx);
+            free(mu);
             return -1;
         }
+        if (o->index) {
+            tb_rank_index_coarse(o->index, &sc, s);
+        } else {
+            struct tb_rank_opts oc = *o;
+            oc.method = TB_RANK_CENTROID;
+            tb_rank_scores(p, cand, n, dim, &oc, s, NULL); /* cannot fail: sc was built */
+        }
+        select_top(idx, n, R, s);
+        /* Exact scores of the best R, gathered block by block. */
+        enum { GB = 256 };
+        float *sub = tb_malloc(GB * dim * sizeof(float)), *s2 = tb_malloc(R * sizeof(float));
+        float *scratch = tb_malloc(tb_scorer_scratch(&sc, GB) * sizeof(float));
+        for (size_t b0 = 0; b0 < R; b0 += GB) {
+            size_t rows = R - b0 < GB ? R - b0 : GB;
+            for (size_t i = 0; i < rows; i++)
+                memcpy(sub + i * dim, cand + idx[b0 + i] * dim, dim * sizeof(float));
+            tb_scorer_block(&sc, sub, rows, s2 + b0, scratch);
+        }
+        free(scratch);
+        free(sub);
+        tb_scorer_free(&sc);
         /* Lift the re-scored set above everything else; remember the lift
          * so reported scores stay the method's own. */
         float lo = INFINITY, hi = -INFINITY;
@@ -217,7 +255,7 @@ long tb_rank(const tb_profile *p, const float *cand, size_t n, size_t dim,
             lo = s2[i] < lo ? s2[i] : lo;
         for (size_t i = R; i < n; i++)
             hi = s[idx[i]] > hi ? s[idx[i]] : hi;
-        shift = R < n && hi >= lo ? hi - lo + 1.0f : 0.0f;
+        shift = hi >= lo ? hi - lo + 1.0f : 0.0f;
         shifted = tb_calloc(n, sizeof(bool));
         for (size_t i = 0; i < R; i++) {
             s[idx[i]] = s2[i] + shift;
@@ -229,6 +267,7 @@ long tb_rank(const tb_profile *p, const float *cand, size_t n, size_t dim,
     } else if (tb_rank_scores(p, cand, n, dim, o, s, err) < 0) {
         free(s);
         free(idx);
+        free(mu);
         return -1;
     }
     size_t nkeep = ratio_count(o->filter_ratio, n);
@@ -294,5 +333,6 @@ long tb_rank(const tb_profile *p, const float *cand, size_t n, size_t dim,
     free(idx);
     free(s);
     free(shifted);
+    free(mu);
     return (long)total;
 }

@@ -30,6 +30,8 @@ static const tb_config_key KEYS[] = {
     {"filter_ratio", "0.5", "share of items kept for being closest to the user's interests"},
     {"explore_ratio", "0.1", "share of items added at random, for discovering new topics"},
     {"diversity", "0", "MMR trade-off between relevance and variety (0 = off, up to 1)"},
+    {"rank_method", "default", "how items are scored: default (kde), kde, knn, centroid, weighted "
+                               "or hybrid (docs/RECOMMENDER.md)"},
     {"half_life_days", "30", "age at which a read counts half as much in the profile"},
     {"max_clusters", "10", "upper bound on the number of interest clusters"},
     {"seed", "0", "seed for random choices (0 = different every day per user)"},
