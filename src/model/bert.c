@@ -1575,8 +1575,13 @@ tb_model *tb_bert_open(const char *dir, const struct tb_bert_opts *opts, tb_err 
     if (bm->opts.max_seq > 0 && bm->opts.max_seq < (size_t)bm->max_seq)
         bm->max_seq = (int)bm->opts.max_seq;
     bm->max_batch = bm->opts.max_batch > 0 ? (int)TB_MIN(bm->opts.max_batch, (size_t)4096) : 32;
-    bm->max_tokens = TB_MAX(bm->max_batch * TB_MIN(128, bm->max_seq), bm->max_seq);
-    bm->threads = bm->opts.threads > 0 ? bm->opts.threads : env_int("TASTEBUD_THREADS", tb_ncpu());
+    /* rows per forward pass: a batch of 128-token texts, but at most 16384
+     * (the run state costs about (6 H + F) * 4 bytes per row: 63 MB for
+     * 4096 rows of MiniLM) and at least one longest text */
+    bm->max_tokens = TB_MIN(bm->max_batch * TB_MIN(128, bm->max_seq), 16384);
+    bm->max_tokens = TB_MAX(bm->max_tokens, bm->max_seq);
+    bm->threads = bm->opts.threads > 0 ? TB_MIN(bm->opts.threads, 256)
+                                       : env_int("TASTEBUD_THREADS", tb_ncpu());
     bm->blas_threads = env_int("TASTEBUD_BLAS_THREADS", 0) == 1;
     if (bm->blas_threads) {
         openblas_set_num_threads(bm->threads);
