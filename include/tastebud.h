@@ -74,6 +74,17 @@ enum tb_embed_kind {
  * data_dir, which may be NULL). Returns NULL and sets err on failure. Free
  * with tb_model_close. */
 tb_model *tb_model_open(const char *path_or_name, const char *data_dir, tb_err *err);
+
+/* Options for tb_model_open_opts; zero-initialise for defaults. */
+typedef struct tb_model_opts {
+    const char *quantize; /* transformers: "none" (default) or "int8" */
+    int threads;          /* worker threads; 0 = one per CPU */
+} tb_model_opts;
+
+/* tb_model_open with options (NULL opts: the defaults, which honour the
+ * TASTEBUD_QUANTIZE and TASTEBUD_THREADS environment variables). */
+tb_model *tb_model_open_opts(const char *path_or_name, const char *data_dir,
+                             const tb_model_opts *opts, tb_err *err);
 /* Embed n texts into out (n * tb_model_dim floats, each row L2-normalised).
  * kind selects the prompt for models that have one. Returns 0 or -1. */
 int tb_model_embed(tb_model *m, const char *const *texts, size_t n, float *out, tb_err *err);

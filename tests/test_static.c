@@ -252,10 +252,10 @@ Test(static_model, dispatch_errors, .fini = cleanup)
     char cache[256];
     tb_model_cache_dir("/x/y", cache, sizeof cache);
     cr_expect_str_eq(cache, "/x/y/models");
-    /* A BERT config is refused clearly (this binary has no encoder yet). */
+    /* A BERT config goes to the encoder's loader, which names what is missing. */
     write_file("config.json", "{\"model_type\":\"bert\"}", 21);
     cr_expect_null(tb_model_open(dir, NULL, &err));
-    cr_expect(strstr(err.msg, "unsupported: transformer encoders") != NULL, "%s", err.msg);
+    cr_expect(strstr(err.msg, "config.json: missing \"vocab_size\"") != NULL, "%s", err.msg);
     /* No embeddings tensor: not a model. */
     write_file("config.json", "{}", 2);
     write_file("model.safetensors", "\x02\0\0\0\0\0\0\0{}", 10);

@@ -159,6 +159,12 @@ Test(rng, secure_bytes_differ)
     char hex[33];
     tb_hex("\x01\xab", 2, hex);
     cr_assert_str_eq(hex, "01ab");
+    char id1[33], id2[33];
+    cr_assert_eq(tb_random_id(id1), 0);
+    cr_assert_eq(tb_random_id(id2), 0);
+    cr_assert_eq(strlen(id1), 32);
+    cr_assert_eq(strspn(id1, "0123456789abcdef"), 32);
+    cr_assert_str_neq(id1, id2);
 }
 
 Test(hash, spreads)

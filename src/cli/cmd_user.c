@@ -42,12 +42,10 @@ TB_COMMAND(user, "create and list users")
     if (strcmp(sub, "add") == 0) {
         char id[33];
         if (random_id) {
-            unsigned char raw[16];
             if (optind < argc)
                 return tb_cli_usage(cli, "give an ID or --random, not both");
-            if (tb_random_bytes(raw, sizeof raw) != 0)
+            if (tb_random_id(id) != 0)
                 return tb_cli_fail(cli, "the system's random generator failed");
-            tb_hex(raw, sizeof raw, id);
         } else {
             if (optind >= argc)
                 return tb_cli_usage(cli, "missing user ID (or --random)");

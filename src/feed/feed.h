@@ -48,9 +48,6 @@ int tb_feed_parse(const char *data, size_t len, const char *url, const char *cha
                   tb_parsed_feed *out, tb_err *err);
 /* Free every string and item of f and zero it. Safe on a zeroed struct. */
 void tb_parsed_feed_free(tb_parsed_feed *f);
-/* Free the strings of one item that came from the parser (does not need the
- * store backend). */
-void tb_parsed_item_clear(tb_item *it);
 
 /* ------------------------------------------------------------------ dates */
 

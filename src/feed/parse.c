@@ -188,28 +188,13 @@ void tb_pf_item_finish(tb_item *it, tb_item_draft *d)
     memset(d, 0, sizeof *d);
 }
 
-void tb_parsed_item_clear(tb_item *it)
-{
-    free(it->collection);
-    free(it->key);
-    free(it->url);
-    free(it->title);
-    free(it->html);
-    free(it->text);
-    free(it->author);
-    free(it->tags);
-    free(it->image_url);
-    free(it->comments_url);
-    free(it->extra);
-    memset(it, 0, sizeof *it);
-}
 
 void tb_parsed_feed_free(tb_parsed_feed *f)
 {
     if (!f)
         return;
     for (size_t i = 0; i < f->n_items; i++)
-        tb_parsed_item_clear(&f->items[i]);
+        tb_item_clear(&f->items[i]);
     free(f->items);
     free(f->title);
     free(f->site_url);

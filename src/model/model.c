@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/bert.h"
 #include "model/model.h"
 #include "model/static.h"
 #include "util/util.h"
@@ -48,6 +49,25 @@ static bool is_bert(const char *dir)
 
 tb_model *tb_model_open(const char *path_or_name, const char *data_dir, tb_err *err)
 {
+    return tb_model_open_opts(path_or_name, data_dir, NULL, err);
+}
+
+tb_model *tb_model_open_opts(const char *path_or_name, const char *data_dir,
+                             const tb_model_opts *opts, tb_err *err)
+{
+    struct tb_bert_opts bo = {0};
+    if (opts) {
+        const char *q = opts->quantize;
+        if (!q || !*q || !strcmp(q, "none"))
+            bo.quantize = TB_BERT_F32;
+        else if (!strcmp(q, "int8"))
+            bo.quantize = TB_BERT_INT8;
+        else {
+            tb_err_set(err, TB_EINVAL, "quantize = '%s': expected none or int8", q);
+            return NULL;
+        }
+        bo.threads = opts->threads > 0 ? opts->threads : 0;
+    }
     const char *name = path_or_name && *path_or_name ? path_or_name : TB_DEFAULT_MODEL;
     char *dir = NULL;
     if (tb_is_dir(name)) {
@@ -71,9 +91,7 @@ tb_model *tb_model_open(const char *path_or_name, const char *data_dir, tb_err *
     }
     tb_model *m = NULL;
     if (is_bert(dir)) {
-        /* MERGE: replace this refusal with `m = tb_bert_open(dir, err);` */
-        tb_err_set(err, TB_EUNSUPPORTED,
-                   "%s: unsupported: transformer encoders are not built into this binary yet", dir);
+        m = tb_bert_open(dir, opts ? &bo : NULL, err);
     } else if (tb_static_detect(dir)) {
         m = tb_static_open(dir, err);
     } else {

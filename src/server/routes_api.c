@@ -108,11 +108,9 @@ static enum MHD_Result api_users(tb_server *s, struct MHD_Connection *c, struct 
 {
     if (strcmp(r->method, "POST") != 0)
         return tb_http_error(c, r, 405, "use POST to create a user");
-    unsigned char raw[16];
     char id[33];
-    if (tb_random_bytes(raw, sizeof raw) != 0)
+    if (tb_random_id(id) != 0)
         return tb_http_error(c, r, 500, "the system's random generator failed");
-    tb_hex(raw, sizeof raw, id);
     char *name = field(r, f, "name");
     if (name && strlen(name) > 200)
         name[200] = 0;

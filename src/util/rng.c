@@ -93,6 +93,15 @@ int tb_random_bytes(void *out, size_t n)
     return 0;
 }
 
+int tb_random_id(char out[33])
+{
+    unsigned char raw[16];
+    if (tb_random_bytes(raw, sizeof raw) != 0)
+        return -1;
+    tb_hex(raw, sizeof raw, out);
+    return 0;
+}
+
 uint64_t tb_hash64(const void *p, size_t n, uint64_t seed)
 {
     const unsigned char *s = p;

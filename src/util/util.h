@@ -114,6 +114,9 @@ double tb_rng_normal(tb_rng *r);               /* standard normal */
 void tb_rng_shuffle(tb_rng *r, size_t *idx, size_t n);
 /* Fill out with n bytes from the OS's secure generator. 0 or -1. */
 int tb_random_bytes(void *out, size_t n);
+/* A new unguessable id: 128 random bits as 32 hex digits (+ NUL) in out.
+ * Used for user ids, which travel in feed URLs. 0 or -1. */
+int tb_random_id(char out[33]);
 
 /* ------------------------------------------------------------- hashing */
 
