@@ -252,8 +252,11 @@ static int64_t *judged_ids(const tb_profile *p, size_t *n)
 {
     *n = p->pos.n + p->neg.n;
     int64_t *ex = tb_malloc((*n ? *n : 1) * sizeof(int64_t));
-    memcpy(ex, p->pos.id, p->pos.n * sizeof(int64_t));
-    memcpy(ex + p->pos.n, p->neg.id, p->neg.n * sizeof(int64_t));
+    /* (memcpy from an empty list's NULL array is undefined: skip those) */
+    if (p->pos.n)
+        memcpy(ex, p->pos.id, p->pos.n * sizeof(int64_t));
+    if (p->neg.n)
+        memcpy(ex + p->pos.n, p->neg.id, p->neg.n * sizeof(int64_t));
     qsort(ex, *n, sizeof(int64_t), cmp_i64);
     return ex;
 }
