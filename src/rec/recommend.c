@@ -9,6 +9,10 @@
  * never fatal). Items whose embedding is missing are embedded with the
  * model and stored, so a profile never waits for the background worker.
  *
+ * A big collection (>= index_min items) with a limit is ranked two-stage
+ * from an index cached between calls (recommend_indexed, catcache.c);
+ * everything else is loaded per call and scored exactly.
+ *
  * The model is reached through its ops table (model/model.h) rather than
  * the tb_model_* wrappers: that is the library-internal contract, and it
  * lets tests drive the recommender with a tiny fake model.
