@@ -646,3 +646,109 @@ Test(bert, dense_module)
     free(dd);
     rm_tree(d);
 }
+
+/* The AMX kernel against the exact integer product and, bit for bit,
+ * against avx512vnni (the two share the epilogue), over sizes that cover
+ * every tail: rows around the 16- and 32-row tiles, k below 64, at 64 and
+ * with a tail of 4 to 60 bytes past the last 64, outputs that leave one
+ * 16-column tile or a partial one, and sub-ranges of rows and outputs as
+ * the threaded layers ask for. Skipped where the CPU or kernel has no AMX. */
+Test(bert, q8_amx_kernel_exact)
+{
+    if (tb_q8_select("amx") < 0) {
+        tb_q8_select(getenv("TASTEBUD_Q8_KERNEL") ? getenv("TASTEBUD_Q8_KERNEL") : "avx512vnni");
+        cr_skip_test("no AMX-INT8 on this CPU (or the kernel refused the tile state)");
+    }
+    static const int Ms[] = {1, 15, 16, 17, 31, 32, 33, 48, 70};
+    static const int Ks[] = {4, 50, 64, 68, 130, 252, 384};
+    static const int Ns[] = {1, 16, 17, 37, 64, 96};
+    enum { MAXM = 70, MAXK = 384, MAXN = 96 };
+    static float w[MAXN * MAXK], x[MAXM * MAXK], bias[MAXN], ya[MAXM * MAXN], yv[MAXM * MAXN];
+    static int8_t xq[MAXM * MAXK];
+    static float sx[MAXM];
+    tb_rng rng;
+    tb_rng_seed(&rng, 11);
+    for (int i = 0; i < MAXN * MAXK; i++)
+        w[i] = (float)tb_rng_normal(&rng);
+    for (int i = 0; i < MAXM * MAXK; i++)
+        x[i] = (float)tb_rng_normal(&rng) * 2;
+    for (int i = 0; i < MAXN; i++)
+        bias[i] = (float)i * 0.25f;
+    int cases = 0;
+    for (size_t a = 0; a < TB_ARRAY_LEN(Ms); a++)
+        for (size_t b = 0; b < TB_ARRAY_LEN(Ks); b++)
+            for (size_t c = 0; c < TB_ARRAY_LEN(Ns); c++) {
+                int M = Ms[a], K = Ks[b], N = Ns[c];
+                tb_q8_matrix q;
+                tb_q8_pack(&q, w, N, K);
+                int kp = q.k_pad, k4n = kp / 4;
+                cr_assert_eq(tb_q8_select("amx"), 0);
+                tb_q8_quantize_rows(x, K, M, K, xq, kp, sx);
+                /* sub-ranges: all, then rows from 3 and outputs from 16 */
+                for (int sub = 0; sub < 2; sub++) {
+                    int m0 = sub ? TB_MIN(3, M - 1) : 0, n0 = sub && N > 16 ? 16 : 0;
+                    for (size_t i = 0; i < TB_ARRAY_LEN(ya); i++)
+                        ya[i] = yv[i] = -999.0f;
+                    cr_assert_eq(tb_q8_select("amx"), 0);
+                    tb_q8_gemm(xq, sx, m0, M, &q, n0, N, bias, ya, N);
+                    cr_assert_eq(tb_q8_select("avx512vnni"), 0);
+                    tb_q8_gemm(xq, sx, m0, M, &q, n0, N, bias, yv, N);
+                    for (int i = 0; i < M; i++)
+                        for (int j = 0; j < N; j++) {
+                            float got = ya[i * N + j];
+                            if (i < m0 || j < n0) {
+                                cr_assert_eq(got, -999.0f, "M%d K%d N%d: wrote outside [%d][%d]",
+                                             M, K, N, i, j);
+                                continue;
+                            }
+                            int32_t acc = 0;
+                            for (int t = 0; t < K; t++) {
+                                int xv = (int8_t)(xq[i * kp + t] ^ (int8_t)0x80);
+                                int wv = q.w[(size_t)(j / 16) * (size_t)k4n * 64 +
+                                             (size_t)(t / 4) * 64 + (size_t)(j % 16) * 4 +
+                                             (size_t)(t % 4)];
+                                acc += xv * wv;
+                            }
+                            float want = sx[i] * q.scale[j] * (float)acc + bias[j];
+                            cr_assert_float_eq(got, want, 1e-4f * (1 + fabsf(want)),
+                                               "M%d K%d N%d sub%d: y[%d][%d] = %f, want %f", M,
+                                               K, N, sub, i, j, got, want);
+                            cr_assert_eq(got, yv[i * N + j], "M%d K%d N%d: amx %f vs vnni %f", M,
+                                         K, N, got, yv[i * N + j]);
+                        }
+                    cases++;
+                }
+                tb_q8_free(&q);
+            }
+    cr_assert_eq(cases, (int)(TB_ARRAY_LEN(Ms) * TB_ARRAY_LEN(Ks) * TB_ARRAY_LEN(Ns)) * 2);
+    tb_q8_select(getenv("TASTEBUD_Q8_KERNEL") ? getenv("TASTEBUD_Q8_KERNEL") : "avx512vnni");
+}
+
+/* A whole int8 model gives the same vectors with the AMX kernel as with
+ * avx512vnni (exact integer products; the epilogue is shared), with one
+ * and two threads. */
+Test(bert, int8_amx_same_as_vnni)
+{
+    if (tb_q8_select("amx") < 0)
+        cr_skip_test("no AMX-INT8 on this CPU (or the kernel refused the tile state)");
+    load_fixture("tests/fixtures/bert-tiny");
+    const int32_t *rows[MAXROWS];
+    for (int r = 0; r < fx.n; r++)
+        rows[r] = fx.ids[r];
+    static float ref[MAXROWS * 32], out[MAXROWS * 32];
+    tb_err err = {0};
+    for (int threads = 1; threads <= 2; threads++) {
+        cr_assert_eq(tb_q8_select("avx512vnni"), 0);
+        tb_model *m = open_model("tests/fixtures/bert-tiny", TB_BERT_INT8, threads, 32);
+        cr_assert_eq(tb_bert_embed_ids(m, rows, fx.len, (size_t)fx.n, ref, &err), 0);
+        m->ops->close(m);
+        cr_assert_eq(tb_q8_select("amx"), 0);
+        m = open_model("tests/fixtures/bert-tiny", TB_BERT_INT8, threads, 32);
+        cr_assert_eq(tb_bert_embed_ids(m, rows, fx.len, (size_t)fx.n, out, &err), 0);
+        m->ops->close(m);
+        for (int i = 0; i < fx.n * 32; i++)
+            cr_assert(fabsf(out[i] - ref[i]) < 1e-6f, "%d threads: [%d] %g vs %g", threads, i,
+                      out[i], ref[i]);
+    }
+    tb_q8_select(getenv("TASTEBUD_Q8_KERNEL") ? getenv("TASTEBUD_Q8_KERNEL") : "amx");
+}
