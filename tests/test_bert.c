@@ -21,6 +21,8 @@
 #include "model/bert.h"
 #include "model/model.h"
 #include "model/q8.h"
+#include "model/vecmath.h"
+#include "model/vecmath512.h"
 #include "util/util.h"
 
 #define MAXROWS 64
@@ -751,4 +753,68 @@ Test(bert, int8_amx_same_as_vnni)
                       out[i], ref[i]);
     }
     tb_q8_select(getenv("TASTEBUD_Q8_KERNEL") ? getenv("TASTEBUD_Q8_KERNEL") : "amx");
+}
+
+/* The AVX-512 element-wise kernels against the vecmath.h versions, for
+ * every length from 0 to 80 (all 16-lane tails) and a long row: the
+ * quantiser byte for byte with the same scale, GELU and softmax to 2e-6. */
+Test(bert, vecmath512_matches_vecmath)
+{
+    if (!tb_vm512_available())
+        cr_skip_test("no AVX-512 on this CPU");
+    enum { MAXN = 1536 };
+    static float src[MAXN], a[MAXN], b[MAXN];
+    static int8_t qa[MAXN + 64], qb[MAXN + 64];
+    tb_rng rng;
+    tb_rng_seed(&rng, 21);
+    for (int i = 0; i < MAXN; i++)
+        src[i] = (float)tb_rng_normal(&rng) * (i % 7 == 0 ? 6.0f : 1.5f);
+    src[3] = 0.0f;
+    src[5] = -20.0f;
+    src[9] = 30.0f;
+    int lens[82];
+    for (int n = 0; n <= 80; n++)
+        lens[n] = n;
+    lens[81] = MAXN;
+    for (size_t t = 0; t < TB_ARRAY_LEN(lens); t++) {
+        int n = lens[t];
+        memcpy(a, src, sizeof a);
+        memcpy(b, src, sizeof b);
+        tb_vm_gelu(a, (size_t)n);
+        tb_vm512_gelu(b, (size_t)n);
+        for (int i = 0; i < MAXN; i++)
+            cr_assert(fabsf(a[i] - b[i]) <= 2e-6f * (1 + fabsf(a[i])), "gelu n=%d [%d]: %g vs %g",
+                      n, i, b[i], a[i]);
+        memcpy(a, src, sizeof a);
+        memcpy(b, src, sizeof b);
+        tb_vm_softmax(a, (size_t)n, 0.3f);
+        tb_vm512_softmax(b, (size_t)n, 0.3f);
+        for (int i = 0; i < MAXN; i++)
+            cr_assert(fabsf(a[i] - b[i]) <= 2e-6f * (1 + fabsf(a[i])),
+                      "softmax n=%d [%d]: %g vs %g", n, i, b[i], a[i]);
+        for (int flip = 0; flip <= 1; flip++) {
+            int8_t fl = flip ? (int8_t)0x80 : 0;
+            int kp = (n + 3) / 4 * 4;
+            memset(qa, 0x55, sizeof qa);
+            memset(qb, 0x55, sizeof qb);
+            float sa = tb_vm_absmax(src, (size_t)n) / 127.0f, sb = -1;
+            tb_vm_quantize(src, (size_t)n, sa > 0 ? 1.0f / sa : 0.0f, qa, fl);
+            for (int c = n; c < kp; c++)
+                qa[c] = fl;
+            tb_vm512_quantize_rows(src, n, 1, n, qb, kp, &sb, fl);
+            cr_assert_eq(sa, sb, "n=%d: scale %g vs %g", n, sb, sa);
+            cr_assert(memcmp(qa, qb, sizeof qa) == 0, "quantize n=%d flip=%d differs", n, flip);
+        }
+    }
+    /* several rows with a stride: each row as on its own */
+    float sx[3];
+    tb_vm512_quantize_rows(src, 100, 3, 77, qb, 80, sx, 0);
+    for (int r = 0; r < 3; r++) {
+        float s = tb_vm_absmax(src + 100 * r, 77) / 127.0f;
+        cr_assert_eq(sx[r], s);
+        tb_vm_quantize(src + 100 * r, 77, 1.0f / s, qa, 0);
+        cr_assert(memcmp(qa, qb + 80 * r, 77) == 0, "row %d", r);
+        for (int c = 77; c < 80; c++)
+            cr_assert_eq(qb[80 * r + c], 0);
+    }
 }

@@ -54,6 +54,7 @@
 
 #include "model/model.h"
 #include "model/q8.h"
+#include "model/vecmath512.h"
 #include "model/safetensors.h"
 #include "model/vecmath.h"
 #include "text/tokenizer.h"
@@ -844,6 +845,10 @@ static void pick_vecmath(void)
         gelu_inplace = gelu_avx2;
         softmax = softmax_avx2;
         add_layernorm = ln_avx2;
+    }
+    if (tb_vm512_available()) {
+        gelu_inplace = tb_vm512_gelu;
+        softmax = tb_vm512_softmax;
     }
 #endif
 }

@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "model/vecmath.h"
+#include "model/vecmath512.h"
 #include "util/util.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -176,6 +177,10 @@ void tb_q8_quantize_rows(const float *x, int ldx, int m, int k, int8_t *xq, int 
 {
     int8_t flip = kernel_flip();
 #ifdef TB_Q8_X86
+    if (tb_vm512_available()) {
+        tb_vm512_quantize_rows(x, ldx, m, k, xq, k_pad, sx, flip);
+        return;
+    }
     static atomic_int has_avx2 = -1;
     int h = atomic_load(&has_avx2);
     if (h < 0) {
