@@ -1018,6 +1018,9 @@ static void embed_fn(rows_job *j, int r0, int r1)
     }
 }
 
+/* floats of the [T][T] scores, rounded up to a cache line */
+#define TT16(T) (((T) * (T) + 15) / 16 * 16)
+
 /* Attention for one (sequence, head): ctx = softmax(q k^T / sqrt(hd)) v. */
 typedef struct att_job {
     bert_model *bm;
@@ -1051,7 +1054,7 @@ static void att_task(void *ctx, size_t idx)
         /* S = q k^T with k packed as the "weights" (L outputs of hd), then
          * ctx = P v with v^T packed (hd outputs of L): the packed kernels
          * beat a general sgemm at these sizes (hd 32, L <= 512). */
-        float *kp = S + (size_t)bm->max_seq * (size_t)bm->max_seq;
+        float *kp = S + TT16((size_t)bm->max_seq);
         float *vp = kp + (size_t)((bm->max_seq + 15) / 16 * 16) * (size_t)hd;
         tb_f32_matrix km, vm;
         tb_f32_pack_into(&km, kp, k, 3 * H, L, hd, false);
@@ -1437,19 +1440,21 @@ static void state_alloc(bert_model *bm, bert_state *s, size_t rows, int slots)
     size_t D = TB_MAX(H, (size_t)bm->w.dense_out);
     s->rows = (int)rows;
     s->nslots = slots;
-    s->x = tb_malloc(N * H * sizeof(float));
-    s->qkv = tb_malloc(N * 3 * H * sizeof(float));
-    s->ctx = tb_malloc(N * H * sizeof(float));
-    s->tmp = tb_malloc(N * H * sizeof(float));
-    s->ffn = tb_malloc(N * F * sizeof(float));
+    s->x = tb_f32_alloc(N * H);
+    s->qkv = tb_f32_alloc(N * 3 * H);
+    s->ctx = tb_f32_alloc(N * H);
+    s->tmp = tb_f32_alloc(N * H);
+    s->ffn = tb_f32_alloc(N * F);
     /* per slot: scores [T][T], packed K [T16][hd], packed V^T [hd16][T] */
     size_t hd = H / (size_t)c->heads, T16 = (T + 15) / 16 * 16, hd16 = (hd + 15) / 16 * 16;
-    bm->scratch_floats = T * T + T16 * hd + hd16 * T;
-    s->scores = tb_malloc((size_t)slots * bm->scratch_floats * sizeof(float));
+    /* (each part a whole number of cache lines: the kernels' 16-float rows
+     * then never straddle two) */
+    bm->scratch_floats = TT16(T) + T16 * hd + (hd16 * T + 15) / 16 * 16;
+    s->scores = tb_f32_alloc((size_t)slots * bm->scratch_floats);
     s->busy = tb_calloc((size_t)slots, sizeof *s->busy);
     if (bm->opts.quantize == TB_BERT_INT8) {
         bm->kq = (int)((TB_MAX(H, F) + 3) / 4 * 4);
-        s->xq = tb_malloc(N * (size_t)bm->kq);
+        s->xq = (int8_t *)tb_f32_alloc((N * (size_t)bm->kq + 3) / 4);
         s->sx = tb_malloc(N * sizeof(float));
     }
     s->pooled = tb_malloc(B * D * sizeof(float));

@@ -18,6 +18,7 @@
 #define TB_F32GEMM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct tb_f32_matrix {
     int n, k;      /* logical shape of W */
@@ -29,6 +30,10 @@ typedef struct tb_f32_matrix {
 bool tb_f32_available(void);
 /* The kernel in use ("avx512", "avx2", or "none"). */
 const char *tb_f32_kernel(void);
+/* nfloats zeroed floats aligned to a 64-byte cache line (so 16-float rows
+ * of packed weights and of activations never straddle two lines). Aborts on
+ * out-of-memory like tb_malloc; free with free(). */
+float *tb_f32_alloc(size_t nfloats);
 void tb_f32_pack(tb_f32_matrix *p, const float *w, int n, int k);
 /* Pack into caller memory (n rounded up to 16, times k floats), without
  * allocating: p->w = dst. W [n][k] has row stride ldw; with transposed set,
