@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "model/bert.h"
+#include "model/f32gemm.h"
 #include "model/model.h"
 #include "model/q8.h"
 #include "model/vecmath.h"
@@ -817,4 +818,71 @@ Test(bert, vecmath512_matches_vecmath)
         for (int c = 77; c < 80; c++)
             cr_assert_eq(qb[80 * r + c], 0);
     }
+}
+
+/* Every fp32 kernel the CPU has against a double-precision product, over
+ * sizes that leave every kind of tail: rows around the 8-row tile, outputs
+ * that end inside a 16-wide vector or leave one or two vectors of the
+ * 48-wide strip, K below, at and across the 128 block, with and without
+ * bias, padded row strides, and row/column sub-ranges as the threaded
+ * layers ask for. Nothing outside the asked range may be written. */
+Test(bert, f32_kernels_match_reference)
+{
+    static const int Ms[] = {1, 7, 8, 9, 17, 64};
+    static const int Ks[] = {1, 5, 32, 127, 128, 129, 300};
+    static const int Ns[] = {1, 15, 16, 17, 33, 48, 49, 64, 100};
+    enum { MAXM = 64, MAXK = 300, MAXN = 100, LDX = MAXK + 3, LDY = MAXN + 5 };
+    static float w[MAXN * MAXK], x[MAXM * LDX], bias[MAXN], y[MAXM * LDY];
+    tb_rng rng;
+    tb_rng_seed(&rng, 31);
+    for (int i = 0; i < MAXN * MAXK; i++)
+        w[i] = (float)tb_rng_normal(&rng);
+    for (int i = 0; i < MAXM * LDX; i++)
+        x[i] = (float)tb_rng_normal(&rng);
+    for (int i = 0; i < MAXN; i++)
+        bias[i] = (float)tb_rng_normal(&rng);
+    const char *names[] = {"avx512", "avx2"};
+    int tried = 0;
+    for (size_t kk = 0; kk < TB_ARRAY_LEN(names); kk++) {
+        if (tb_f32_select(names[kk]) < 0)
+            continue;
+        tried++;
+        for (size_t a = 0; a < TB_ARRAY_LEN(Ms); a++)
+            for (size_t b = 0; b < TB_ARRAY_LEN(Ks); b++)
+                for (size_t c = 0; c < TB_ARRAY_LEN(Ns); c++) {
+                    int M = Ms[a], K = Ks[b], N = Ns[c];
+                    tb_f32_matrix p;
+                    tb_f32_pack(&p, w, N, K);
+                    for (int sub = 0; sub < 2; sub++) {
+                        int m0 = sub ? M / 3 : 0, n0 = sub && N > 16 ? 16 : 0;
+                        const float *bb = sub ? NULL : bias;
+                        for (size_t i = 0; i < TB_ARRAY_LEN(y); i++)
+                            y[i] = -999.0f;
+                        tb_f32_gemm(x, LDX, m0, M, &p, n0, N, bb, y, LDY);
+                        for (int i = 0; i < MAXM; i++)
+                            for (int j = 0; j < LDY; j++) {
+                                float got = y[i * LDY + j];
+                                if (i < m0 || i >= M || j < n0 || j >= N) {
+                                    cr_assert_eq(got, -999.0f,
+                                                 "%s M%d K%d N%d: wrote y[%d][%d]", names[kk],
+                                                 M, K, N, i, j);
+                                    continue;
+                                }
+                                double want = bb ? bb[j] : 0, mag = fabs(want);
+                                for (int t = 0; t < K; t++) {
+                                    want += (double)x[i * LDX + t] * w[j * K + t];
+                                    mag += fabs((double)x[i * LDX + t] * w[j * K + t]);
+                                }
+                                cr_assert(fabs(got - want) <= 1e-6 * mag + 1e-6,
+                                          "%s M%d K%d N%d sub%d: y[%d][%d] = %.7g, want %.7g",
+                                          names[kk], M, K, N, sub, i, j, got, want);
+                            }
+                    }
+                    tb_f32_free(&p);
+                }
+    }
+    if (tb_f32_available())
+        cr_assert(tried >= 1);
+    if (tb_f32_select("avx512") < 0)
+        tb_f32_select("avx2");
 }
