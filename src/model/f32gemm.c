@@ -38,7 +38,6 @@ float *tb_f32_alloc(size_t nfloats)
     size_t bytes = (nfloats ? nfloats : 1) * sizeof(float);
     if (posix_memalign(&p, 64, bytes) != 0)
         p = tb_malloc(bytes); /* prints the out-of-memory message and aborts */
-    memset(p, 0, bytes);
     return p;
 }
 
@@ -48,6 +47,7 @@ void tb_f32_pack(tb_f32_matrix *p, const float *w, int n, int k)
     p->k = k;
     p->n_pad = (n + 15) / 16 * 16;
     p->w = tb_f32_alloc((size_t)p->n_pad * (size_t)k);
+    memset(p->w, 0, (size_t)p->n_pad * (size_t)k * sizeof(float)); /* the padding */
     for (int j = 0; j < n; j++)
         for (int c = 0; c < k; c++)
             p->w[((size_t)(j / 16) * (size_t)k + (size_t)c) * 16 + (size_t)(j % 16)] =

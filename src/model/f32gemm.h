@@ -30,9 +30,9 @@ typedef struct tb_f32_matrix {
 bool tb_f32_available(void);
 /* The kernel in use ("avx512", "avx2", or "none"). */
 const char *tb_f32_kernel(void);
-/* nfloats zeroed floats aligned to a 64-byte cache line (so 16-float rows
- * of packed weights and of activations never straddle two lines). Aborts on
- * out-of-memory like tb_malloc; free with free(). */
+/* nfloats floats (not zeroed) aligned to a 64-byte cache line, so 16-float
+ * rows of packed weights and of activations never straddle two lines.
+ * Aborts on out-of-memory like tb_malloc; free with free(). */
 float *tb_f32_alloc(size_t nfloats);
 /* Force a kernel by name ("avx512", "avx2"; tests). Returns 0, or -1 when
  * the CPU lacks it. Not to be called while another thread multiplies. */

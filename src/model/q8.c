@@ -6,6 +6,9 @@
  * float epilogue y = sx * sw * acc + b. The packing is shared, so the kernel
  * can be switched at any time (tests compare all of them on one matrix).
  *
+ * amx: see the comment above gemm_amx (AMX tiles, the same unsigned-x form
+ * and epilogue as avx512vnni, so the two give identical results).
+ *
  * avx512vnni: vpdpbusd multiplies unsigned bytes by signed bytes. The
  * activations are signed, so the quantiser stores them with the sign bit
  * flipped (x ^ 0x80 = x + 128 as an unsigned byte) when this kernel is in
