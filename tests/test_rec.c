@@ -63,6 +63,38 @@ Test(kmeans, auto_picks_true_k)
     }
 }
 
+/* n x dim above TB_KMEANS_SMALL: the scan warm-starts k from k - 1 (one
+ * fresh seeding per k); it must still find the true k and a partition no
+ * worse than the three-restart scan, and its centroids must be the
+ * normalised means of their members (the sums are kept incrementally). */
+Test(kmeans, auto_big_warm_start)
+{
+    enum { BD = 100 };
+    for (size_t c = 1; c <= 6; c += 1) {
+        size_t n = 800;
+        float cen[6 * BD], *x = malloc(n * BD * sizeof(float));
+        synth_clusters(200 + c, c, n, BD, 1.0, cen, x, NULL);
+        struct tb_kmeans km;
+        tb_kmeans_auto(x, NULL, n, BD, 0, 3, &km);
+        cr_assert_eq(km.k, c, "true k %zu, chose %zu", c, km.k);
+        for (size_t j = 0; j < km.k; j++) {
+            double m[BD] = {0}, nn = 0;
+            for (size_t i = 0; i < n; i++)
+                if (km.assign[i] == (int)j)
+                    for (size_t d = 0; d < BD; d++)
+                        m[d] += x[i * BD + d];
+            for (size_t d = 0; d < BD; d++)
+                nn += m[d] * m[d];
+            cr_assert_gt(nn, 0, "cluster %zu empty", j);
+            for (size_t d = 0; d < BD; d++)
+                cr_assert_float_eq(km.cent[j * BD + d], m[d] / sqrt(nn), 1e-5,
+                                   "centroid %zu is not its members' mean", j);
+        }
+        tb_kmeans_clear(&km);
+        free(x);
+    }
+}
+
 Test(kmeans, degenerate_inputs)
 {
     float x[3 * DIM] = {0};

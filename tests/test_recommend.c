@@ -191,3 +191,132 @@ Test(recommend, incremental_dislike_and_feed_candidates)
                   "rank %d is item %lld, not an unrelated one", i, (long long)r.items[i].item_id);
     tb_rec_result_free(&r);
 }
+
+/* ---------------------------------------------------------------- big
+ * A catalogue above the index threshold (opts.index_min, lowered here so
+ * the test stays fast; the code path is the one TB_REC_INDEX_MIN = 20,000
+ * takes): the cached two-stage path must return (nearly) the exact path's
+ * items, never a judged one, the same on a cached second call, and see
+ * items added after the cache was built. */
+
+#define BIG_N 3000
+
+static int64_t add_items(int first, int count, int topic_or_neg)
+{
+    tb_err e;
+    int64_t last = 0;
+    cr_assert_eq(tb_store_begin(s, &e), 0, "%s", e.msg);
+    for (int i = first; i < first + count; i++) {
+        char key[16], title[40];
+        snprintf(key, sizeof key, "b%d", i);
+        snprintf(title, sizeof title, "t%d big %d", topic_or_neg < 0 ? i % FDIM : topic_or_neg,
+                 i);
+        tb_item it = {.collection = "big", .key = key, .title = title, .text = "body"};
+        cr_assert_eq(tb_store_item_upsert(s, &it, NULL, &e), 0, "%s", e.msg);
+        last = it.id;
+    }
+    cr_assert_eq(tb_store_commit(s, &e), 0, "%s", e.msg);
+    return last;
+}
+
+static void big_setup(void)
+{
+    setup();
+    tb_rec_cache_clear();
+    add_items(0, BIG_N, -1);
+    /* Ann reads 40 items of topics 0 and 3 (ids are consecutive). */
+    tb_err e;
+    int64_t first = tb_store_item_count(s, "big", &e) > 0 ? ids[59] + 1 : 0;
+    for (int i = 0; i < 40; i++) {
+        int row = (i % 2 ? 3 : 0) + FDIM * i;
+        cr_assert_eq(tb_store_event_add(s, "ann", first + row, i % 5 ? TB_EV_READ : TB_EV_LIKE,
+                                        1700000000 + i * 3600, &e),
+                     0, "%s", e.msg);
+    }
+    cr_assert_eq(tb_store_event_add(s, "ann", first + 5, TB_EV_DISLIKE, 1700200000, &e), 0);
+}
+
+static void big_teardown(void)
+{
+    tb_rec_cache_clear();
+    teardown();
+}
+
+static size_t overlap(const struct tb_rec_result *a, const struct tb_rec_result *b)
+{
+    size_t ov = 0;
+    for (size_t i = 0; i < a->n; i++)
+        for (size_t j = 0; j < b->n; j++)
+            ov += a->items[i].item_id == b->items[j].item_id;
+    return ov;
+}
+
+TestSuite(recommend_big, .init = big_setup, .fini = big_teardown);
+
+Test(recommend_big, indexed_matches_exact_and_tracks_changes)
+{
+    struct tb_rank_opts o;
+    tb_rank_opts_default(&o);
+    o.seed = 3;
+    o.limit = 50;
+    o.explore_ratio = 0;
+    o.index_min = (size_t)-1; /* exact */
+    struct tb_rec_result ex, ix, ix2;
+    tb_err e;
+    cr_assert_eq(tb_recommend(s, &model, "ann", "big", NULL, 0, &o, &ex, &e), 0, "%s", e.msg);
+    cr_assert_eq(ex.n, 50);
+    o.index_min = BIG_N / 2; /* indexed */
+    cr_assert_eq(tb_recommend(s, &model, "ann", "big", NULL, 0, &o, &ix, &e), 0, "%s", e.msg);
+    cr_assert_eq(ix.n, 50);
+    cr_assert(!ix.cold_start);
+    size_t ov = overlap(&ex, &ix);
+    cr_assert_geq(ov, 45, "indexed top 50 shares only %zu items with the exact one", ov);
+    tb_event *evs = NULL;
+    size_t nev = 0;
+    cr_assert_eq(tb_store_events(s, "ann", 0, &evs, &nev, &e), 0);
+    for (size_t i = 0; i < ix.n; i++) {
+        for (size_t j = 0; j < nev; j++)
+            cr_assert_neq(ix.items[i].item_id, evs[j].item_id, "judged item %lld recommended",
+                          (long long)evs[j].item_id);
+        cr_assert_eq(ix.items[i].why, TB_WHY_SIMILAR);
+        cr_assert_neq(ix.items[i].near_item, 0, "no explanation");
+        if (i > 0)
+            cr_assert_geq(ix.items[i - 1].score, ix.items[i].score, "not ordered by score");
+    }
+    free(evs);
+    /* Second call: from the cache, same answer. */
+    cr_assert_eq(tb_recommend(s, &model, "ann", "big", NULL, 0, &o, &ix2, &e), 0, "%s", e.msg);
+    cr_assert_eq(ix2.n, ix.n);
+    for (size_t i = 0; i < ix.n; i++)
+        cr_assert_eq(ix2.items[i].item_id, ix.items[i].item_id);
+    tb_rec_result_free(&ix2);
+    /* New items of Ann's topic: the cache must notice (item count) and
+     * some of them must reach her top 50 (a stale cache cannot return
+     * them). They are not embedded yet: the rebuild embeds them. */
+    int64_t last_new = add_items(BIG_N, 400, 0);
+    cr_assert_eq(tb_recommend(s, &model, "ann", "big", NULL, 0, &o, &ix2, &e), 0, "%s", e.msg);
+    size_t fresh = 0;
+    for (size_t i = 0; i < ix2.n; i++)
+        fresh += ix2.items[i].item_id > last_new - 400;
+    cr_assert_gt(fresh, 0, "no new item in the top 50 after adding 400 of the reader's topic");
+    tb_rec_result_free(&ix2);
+    tb_rec_result_free(&ix);
+    tb_rec_result_free(&ex);
+}
+
+Test(recommend_big, indexed_cold_start_and_bad_index_size)
+{
+    struct tb_rank_opts o;
+    tb_rank_opts_default(&o);
+    o.limit = 20;
+    o.index_min = 100;
+    o.min_reads = 1000; /* Ann is still cold */
+    struct tb_rec_result r;
+    tb_err e;
+    cr_assert_eq(tb_recommend(s, &model, "ann", "big", NULL, 0, &o, &r, &e), 0, "%s", e.msg);
+    cr_assert(r.cold_start);
+    cr_assert_eq(r.n, 20);
+    for (size_t i = 0; i < r.n; i++)
+        cr_assert_eq(r.items[i].why, TB_WHY_COLD);
+    tb_rec_result_free(&r);
+}

@@ -91,8 +91,16 @@ struct tb_rank_opts {
     const tb_rank_index *index; /* built from exactly the candidates passed to tb_rank
                                (same n, dim, order), or NULL: enables two-stage ranking
                                with a limit, and supplies the centre */
+    const bool *exclude;    /* n flags (one per candidate) or NULL: rows flagged true are never
+                               returned (a catalogue's already-judged items) but still belong
+                               to the catalogue (its index and centre) */
     size_t min_reads;       /* cold start below this many positives (config min_reads, default 10) */
     size_t limit;           /* at most this many results (0: no limit) */
+    size_t rescore;         /* two-stage ranking: rows re-scored exactly after the coarse
+                               stage; 0: max(500, 5 x limit) (at least 4 x limit is used) */
+    size_t index_min;       /* tb_recommend on a collection with a limit ranks two-stage from
+                               a cached index when it has at least this many items;
+                               0: TB_REC_INDEX_MIN */
     bool keep_order;        /* output the selected items in input order (for feeds) instead of by score */
     uint64_t seed;          /* exploration picks and tie breaks (config seed) */
     struct tb_profile_opts profile;
@@ -232,11 +240,24 @@ struct tb_rec_result {
  * that the user has not read, liked or disliked; embeds candidates that
  * have no embedding for m (storing them); ranks and selects with o (NULL:
  * defaults). Candidates whose text cannot be embedded are skipped (logged).
+ * A collection of at least o->index_min items (default TB_REC_INDEX_MIN),
+ * with a limit and no candidate ids, is ranked two-stage from an index of
+ * the collection cached in memory between calls (catcache.c): the same
+ * items as exact ranking, give or take a few near the cut.
  * Fills *out (free with tb_rec_result_free). Returns 0 or -1. */
 int tb_recommend(tb_store *s, tb_model *m, const char *user, const char *collection_or_NULL,
                  const int64_t *candidate_ids_or_NULL, size_t n, const struct tb_rank_opts *o,
                  struct tb_rec_result *out, tb_err *err);
 void tb_rec_result_free(struct tb_rec_result *r);
+
+/* Collections at least this big are ranked from a cached index by
+ * tb_recommend (with a limit; see tb_rank_opts.index_min). */
+#define TB_REC_INDEX_MIN 20000
+
+/* Drop every cached catalogue index (tb_recommend keeps the vectors and
+ * index of big collections in memory between calls; catcache.c). The next
+ * call rebuilds. Thread-safe. */
+void tb_rec_cache_clear(void);
 
 /* Load (and update/rebuild/save) the user's profile for model m, as
  * tb_recommend does. Free with tb_profile_free. NULL on error. */

@@ -9,6 +9,10 @@
  * never fatal). Items whose embedding is missing are embedded with the
  * model and stored, so a profile never waits for the background worker.
  *
+ * A big collection (>= index_min items) with a limit is ranked two-stage
+ * from an index cached between calls (recommend_indexed, catcache.c);
+ * everything else is loaded per call and scored exactly.
+ *
  * The model is reached through its ops table (model/model.h) rather than
  * the tb_model_* wrappers: that is the library-internal contract, and it
  * lets tests drive the recommender with a tiny fake model.
@@ -18,6 +22,7 @@
 
 #include "model/model.h"
 #include "catalogue.h"
+#include "catcache.h"
 #include "profile.h"
 
 #define EMBED_BATCH 64
@@ -46,7 +51,7 @@ static void item_text(const tb_item *it, tb_buf *b)
  * in batches and stored. have[i] is set to whether row i is valid (an item
  * that vanished or cannot be embedded is skipped). *embedded counts new
  * embeddings. Returns 0 or -1 (store errors). */
-static int ensure_embeddings(tb_store *s, tb_model *m, const int64_t *ids, size_t n,
+int tb_rec_ensure_embeddings(tb_store *s, tb_model *m, const int64_t *ids, size_t n,
                              float *vecs, bool *have, size_t *embedded, tb_err *err)
 {
     size_t dim = m->dim;
@@ -98,6 +103,7 @@ static int ensure_embeddings(tb_store *s, tb_model *m, const int64_t *ids, size_
                     return -1;
                 }
                 have[rows[j]] = true;
+                tb_catset_touch(); /* cached catalogues may hold an old vector */
                 if (embedded)
                     (*embedded)++;
             }
@@ -161,7 +167,7 @@ tb_profile *tb_profile_load(tb_store *s, tb_model *m, const char *user,
     bool *have = tb_malloc((nev ? nev : 1) * sizeof(bool));
     struct tb_profile_event *pe = tb_malloc((nev ? nev : 1) * sizeof *pe);
     size_t np = 0;
-    int rc = ensure_embeddings(s, m, ids, nev, vecs, have, NULL, err);
+    int rc = tb_rec_ensure_embeddings(s, m, ids, nev, vecs, have, NULL, err);
     if (rc == 0) {
         for (size_t i = 0; i < nev; i++) {
             if (!have[i] && ev[i].kind != TB_EV_SHOWN)
@@ -203,7 +209,7 @@ void tb_rec_result_free(struct tb_rec_result *r)
 }
 
 /* Candidate ids of a collection (all catalogue collections when NULL). */
-static int collection_ids(tb_store *s, const char *collection, int64_t **ids, size_t *n,
+int tb_rec_collection_ids(tb_store *s, const char *collection, int64_t **ids, size_t *n,
                           tb_err *err)
 {
     char **names = NULL;
@@ -238,12 +244,96 @@ static int collection_ids(tb_store *s, const char *collection, int64_t **ids, si
     return rc;
 }
 
-static bool in_list(const struct tb_plist *l, int64_t id)
+static int cmp_i64(const void *a, const void *b)
 {
-    for (size_t i = 0; i < l->n; i++)
-        if (l->id[i] == id)
-            return true;
-    return false;
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The user's judged items (positives and negatives), sorted, for bsearch:
+ * a catalogue never recommends them. Caller frees. */
+static int64_t *judged_ids(const tb_profile *p, size_t *n)
+{
+    *n = p->pos.n + p->neg.n;
+    int64_t *ex = tb_malloc((*n ? *n : 1) * sizeof(int64_t));
+    /* (memcpy from an empty list's NULL array is undefined: skip those) */
+    if (p->pos.n)
+        memcpy(ex, p->pos.id, p->pos.n * sizeof(int64_t));
+    if (p->neg.n)
+        memcpy(ex + p->pos.n, p->neg.id, p->neg.n * sizeof(int64_t));
+    qsort(ex, *n, sizeof(int64_t), cmp_i64);
+    return ex;
+}
+
+static bool judged(const int64_t *ex, size_t nex, int64_t id)
+{
+    return nex && bsearch(&id, ex, nex, sizeof id, cmp_i64) != NULL;
+}
+
+/* tb_recommend on a big collection: two-stage ranking from the cached
+ * catalogue (catcache.c). The cached rows are the whole collection; the
+ * user's judged items are flagged (tb_rank_opts.exclude) so selection
+ * skips them - they would otherwise fill the top, each being its own
+ * nearest read item. Cold start takes the first
+ * `limit` unjudged items in collection order, as the exact path does, with
+ * one limited query instead of loading the catalogue. */
+static int recommend_indexed(tb_store *s, tb_model *m, const tb_profile *p,
+                             const char *collection, int64_t nitems, struct tb_rank_opts *opts,
+                             struct tb_rec_result *out, tb_err *err)
+{
+    size_t nex, lim = opts->limit;
+    int64_t *ex = judged_ids(p, &nex);
+    if (p->pos.n < opts->min_reads || p->k == 0) {
+        tb_item *items = NULL;
+        size_t ni = 0;
+        if (tb_store_items_by_collection(s, collection, lim + nex, &items, &ni, err) < 0) {
+            free(ex);
+            return -1;
+        }
+        out->cold_start = true;
+        out->items = tb_calloc(lim ? lim : 1, sizeof *out->items);
+        for (size_t i = 0; i < ni && out->n < lim; i++)
+            if (!judged(ex, nex, items[i].id))
+                out->items[out->n++] = (struct tb_rec_item){
+                    .item_id = items[i].id, .why = TB_WHY_COLD, .cluster = -1};
+        tb_item_list_free(items, ni);
+        free(ex);
+        return 0;
+    }
+    struct tb_catset *cs = tb_catset_get(s, m, collection, nitems, err);
+    if (!cs) {
+        free(ex);
+        return -1;
+    }
+    /* Flag the judged rows (cs->ids ascending: one bsearch each). */
+    bool *skip = tb_calloc(cs->n ? cs->n : 1, sizeof(bool));
+    for (size_t j = 0; j < nex; j++) {
+        const int64_t *hit = cs->n ? bsearch(&ex[j], cs->ids, cs->n, sizeof(int64_t), cmp_i64)
+                                   : NULL;
+        if (hit)
+            skip[hit - cs->ids] = true;
+    }
+    struct tb_rank_opts o = *opts;
+    o.index = cs->ix;
+    o.exclude = skip;
+    struct tb_ranked *rk = tb_malloc((cs->n ? cs->n : 1) * sizeof *rk);
+    long got = cs->n ? tb_rank(p, cs->vecs, cs->n, cs->dim, &o, rk, err) : 0;
+    int rc = 0;
+    if (got < 0) {
+        rc = -1;
+    } else {
+        out->n = (size_t)got;
+        out->items = tb_calloc(out->n ? out->n : 1, sizeof *out->items);
+        for (size_t i = 0; i < out->n; i++)
+            out->items[i] = (struct tb_rec_item){
+                .item_id = cs->ids[rk[i].index], .score = rk[i].score, .sim = rk[i].sim,
+                .why = rk[i].why, .cluster = rk[i].cluster, .near_item = rk[i].near_item};
+    }
+    free(skip);
+    free(rk);
+    free(ex);
+    tb_catset_release(cs);
+    return rc;
 }
 
 int tb_recommend(tb_store *s, tb_model *m, const char *user, const char *collection_or_NULL,
@@ -267,6 +357,24 @@ int tb_recommend(tb_store *s, tb_model *m, const char *user, const char *collect
     tb_profile *p = tb_profile_load(s, m, user, &opts.profile, err);
     if (!p)
         return -1;
+    out->n_reads = p->pos.n;
+    out->k = p->k;
+
+    /* A big catalogue with a limit: two-stage from the cached index. */
+    if (!candidate_ids_or_NULL && collection_or_NULL && opts.limit > 0 && !opts.index) {
+        int64_t cnt = tb_store_item_count(s, collection_or_NULL, err);
+        if (cnt < 0) {
+            tb_profile_free(p);
+            return -1;
+        }
+        if ((size_t)cnt >= (opts.index_min ? opts.index_min : TB_REC_INDEX_MIN)) {
+            int rc = recommend_indexed(s, m, p, collection_or_NULL, cnt, &opts, out, err);
+            tb_profile_free(p);
+            if (rc < 0)
+                tb_rec_result_free(out);
+            return rc;
+        }
+    }
 
     int64_t *ids = NULL;
     size_t nc = 0;
@@ -275,20 +383,20 @@ int tb_recommend(tb_store *s, tb_model *m, const char *user, const char *collect
         memcpy(ids, candidate_ids_or_NULL, n * sizeof(int64_t));
         nc = n;
     } else {
-        if (collection_ids(s, collection_or_NULL, &ids, &nc, err) < 0) {
+        if (tb_rec_collection_ids(s, collection_or_NULL, &ids, &nc, err) < 0) {
             tb_profile_free(p);
             free(ids);
             return -1;
         }
         /* A catalogue never recommends what the user already judged. */
-        size_t w = 0;
+        size_t nex, w = 0;
+        int64_t *ex = judged_ids(p, &nex);
         for (size_t i = 0; i < nc; i++)
-            if (!in_list(&p->pos, ids[i]) && !in_list(&p->neg, ids[i]))
+            if (!judged(ex, nex, ids[i]))
                 ids[w++] = ids[i];
         nc = w;
+        free(ex);
     }
-    out->n_reads = p->pos.n;
-    out->k = p->k;
     size_t lim = opts.limit ? opts.limit : nc;
     if (p->pos.n < opts.min_reads || p->k == 0) {
         out->cold_start = true;
@@ -304,7 +412,7 @@ int tb_recommend(tb_store *s, tb_model *m, const char *user, const char *collect
     size_t dim = m->dim;
     float *vecs = tb_malloc((nc ? nc : 1) * dim * sizeof(float));
     bool *have = tb_malloc((nc ? nc : 1) * sizeof(bool));
-    int rc = ensure_embeddings(s, m, ids, nc, vecs, have, &out->n_embedded, err);
+    int rc = tb_rec_ensure_embeddings(s, m, ids, nc, vecs, have, &out->n_embedded, err);
     if (rc == 0) {
         /* Compact to the candidates that have a vector. */
         size_t w = 0;
@@ -349,7 +457,7 @@ int tb_rec_embed_items(tb_store *s, tb_model *m, const int64_t *ids, size_t n,
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i += chunk) {
         size_t c = n - i < chunk ? n - i : chunk;
-        rc = ensure_embeddings(s, m, ids + i, c, vecs, have, NULL, err);
+        rc = tb_rec_ensure_embeddings(s, m, ids + i, c, vecs, have, NULL, err);
         if (progress)
             progress(i + c, n, ctx);
     }

@@ -25,7 +25,8 @@
  * R exactly with the chosen method (they rank above the rest, which keep
  * their coarse order):
  *   - with an index (o->index, index.c) and a limit: the coarse score comes
- *     from the int8 rows, R = max(TB_TWO_STAGE_MIN, 5 x limit);
+ *     from the int8 rows, R = max(TB_TWO_STAGE_MIN, 5 x limit), or
+ *     o->rescore (at least 4 x limit) when set;
  *   - without one, when n x reads exceeds TB_RERANK_BUDGET: the coarse
  *     score is the float nearest-centroid score, R = budget/reads (at
  *     least 4 x limit).
@@ -175,9 +176,10 @@ long tb_rank(const tb_profile *p, const float *cand, size_t n, size_t dim,
 
     /* Cold start: the input, unchanged. */
     if (!p || p->pos.n < o->min_reads || p->k == 0 || n == 0) {
-        size_t m = n < lim ? n : lim;
-        for (size_t i = 0; i < m; i++)
-            out[i] = (struct tb_ranked){.index = i, .why = TB_WHY_COLD, .cluster = -1};
+        size_t m = 0;
+        for (size_t i = 0; i < n && m < lim; i++)
+            if (!o->exclude || !o->exclude[i])
+                out[m++] = (struct tb_ranked){.index = i, .why = TB_WHY_COLD, .cluster = -1};
         return (long)m;
     }
     if (dim != p->dim)
@@ -191,8 +193,12 @@ long tb_rank(const tb_profile *p, const float *cand, size_t n, size_t dim,
 
     float *s = tb_malloc(n * sizeof(float));
     size_t *idx = tb_malloc(n * sizeof(size_t));
+    /* The eligible rows (all but o->exclude'd ones), ne of them: scoring
+     * covers every row, selection only these. */
+    size_t ne = 0;
     for (size_t i = 0; i < n; i++)
-        idx[i] = i;
+        if (!o->exclude || !o->exclude[i])
+            idx[ne++] = i;
     int method = o->method == TB_RANK_DEFAULT ? TB_RANK_BEST : o->method;
     bool *shifted = NULL;
     float shift = 0;
@@ -214,12 +220,14 @@ long tb_rank(const tb_profile *p, const float *cand, size_t n, size_t dim,
     if (o->index && o->limit) {
         /* Two-stage from the index: coarse over all, exact over the best R. */
         R = TB_TWO_STAGE_MIN > 5 * o->limit ? TB_TWO_STAGE_MIN : 5 * o->limit;
+        if (o->rescore)
+            R = o->rescore > 4 * o->limit ? o->rescore : 4 * o->limit;
     } else if (per_item && (double)n * (double)p->pos.n > TB_RERANK_BUDGET) {
         R = (size_t)(TB_RERANK_BUDGET / (double)p->pos.n);
         if (o->limit && R < 4 * o->limit)
             R = 4 * o->limit;
     }
-    if (R > 0 && R < n) {
+    if (R > 0 && R < ne) {
         struct tb_scorer sc;
         if (tb_scorer_init(&sc, p, o, -1, o->center ? o->center_vec : NULL, err) < 0) {
             free(s);
@@ -234,7 +242,7 @@ long tb_rank(const tb_profile *p, const float *cand, size_t n, size_t dim,
             oc.method = TB_RANK_CENTROID;
             tb_rank_scores(p, cand, n, dim, &oc, s, NULL); /* cannot fail: sc was built */
         }
-        select_top(idx, n, R, s);
+        select_top(idx, ne, R, s);
         /* Exact scores of the best R, gathered block by block. */
         enum { GB = 256 };
         float *sub = tb_malloc(GB * dim * sizeof(float)), *s2 = tb_malloc(R * sizeof(float));
@@ -253,7 +261,7 @@ long tb_rank(const tb_profile *p, const float *cand, size_t n, size_t dim,
         float lo = INFINITY, hi = -INFINITY;
         for (size_t i = 0; i < R; i++)
             lo = s2[i] < lo ? s2[i] : lo;
-        for (size_t i = R; i < n; i++)
+        for (size_t i = R; i < ne; i++)
             hi = s[idx[i]] > hi ? s[idx[i]] : hi;
         shift = hi >= lo ? hi - lo + 1.0f : 0.0f;
         shifted = tb_calloc(n, sizeof(bool));
@@ -262,24 +270,22 @@ long tb_rank(const tb_profile *p, const float *cand, size_t n, size_t dim,
             shifted[idx[i]] = true;
         }
         free(s2);
-        for (size_t i = 0; i < n; i++)
-            idx[i] = i;
     } else if (tb_rank_scores(p, cand, n, dim, o, s, err) < 0) {
         free(s);
         free(idx);
         free(mu);
         return -1;
     }
-    size_t nkeep = ratio_count(o->filter_ratio, n);
-    size_t nexp = ratio_count(o->explore_ratio, n);
-    if (nexp > n - nkeep)
-        nexp = n - nkeep;
-    select_top(idx, n, nkeep, s);
+    size_t nkeep = ratio_count(o->filter_ratio, ne);
+    size_t nexp = ratio_count(o->explore_ratio, ne);
+    if (nexp > ne - nkeep)
+        nexp = ne - nkeep;
+    select_top(idx, ne, nkeep, s);
 
     /* Exploration picks: a seeded partial Fisher-Yates over the rest. */
     tb_rng rng;
     tb_rng_seed(&rng, o->seed ^ 0x6578706c6f7265ull);
-    size_t *rest = idx + nkeep, nrest = n - nkeep;
+    size_t *rest = idx + nkeep, nrest = ne - nkeep;
     for (size_t j = 0; j < nexp; j++) {
         size_t r = j + (size_t)tb_rng_below(&rng, nrest - j);
         size_t t = rest[j];
