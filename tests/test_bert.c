@@ -19,8 +19,11 @@
 #include <unistd.h>
 
 #include "model/bert.h"
+#include "model/f32gemm.h"
 #include "model/model.h"
 #include "model/q8.h"
+#include "model/vecmath.h"
+#include "model/vecmath512.h"
 #include "util/util.h"
 
 #define MAXROWS 64
@@ -645,4 +648,241 @@ Test(bert, dense_module)
     expect_open_fails(d, "Dense activation torch.nn.GELU is not supported");
     free(dd);
     rm_tree(d);
+}
+
+/* The AMX kernel against the exact integer product and, bit for bit,
+ * against avx512vnni (the two share the epilogue), over sizes that cover
+ * every tail: rows around the 16- and 32-row tiles, k below 64, at 64 and
+ * with a tail of 4 to 60 bytes past the last 64, outputs that leave one
+ * 16-column tile or a partial one, and sub-ranges of rows and outputs as
+ * the threaded layers ask for. Skipped where the CPU or kernel has no AMX. */
+Test(bert, q8_amx_kernel_exact)
+{
+    if (tb_q8_select("amx") < 0) {
+        tb_q8_select(getenv("TASTEBUD_Q8_KERNEL") ? getenv("TASTEBUD_Q8_KERNEL") : "avx512vnni");
+        cr_skip_test("no AMX-INT8 on this CPU (or the kernel refused the tile state)");
+    }
+    static const int Ms[] = {1, 15, 16, 17, 31, 32, 33, 48, 70};
+    static const int Ks[] = {4, 50, 64, 68, 130, 252, 384};
+    static const int Ns[] = {1, 16, 17, 37, 64, 96};
+    enum { MAXM = 70, MAXK = 384, MAXN = 96 };
+    static float w[MAXN * MAXK], x[MAXM * MAXK], bias[MAXN], ya[MAXM * MAXN], yv[MAXM * MAXN];
+    static int8_t xq[MAXM * MAXK];
+    static float sx[MAXM];
+    tb_rng rng;
+    tb_rng_seed(&rng, 11);
+    for (int i = 0; i < MAXN * MAXK; i++)
+        w[i] = (float)tb_rng_normal(&rng);
+    for (int i = 0; i < MAXM * MAXK; i++)
+        x[i] = (float)tb_rng_normal(&rng) * 2;
+    for (int i = 0; i < MAXN; i++)
+        bias[i] = (float)i * 0.25f;
+    int cases = 0;
+    for (size_t a = 0; a < TB_ARRAY_LEN(Ms); a++)
+        for (size_t b = 0; b < TB_ARRAY_LEN(Ks); b++)
+            for (size_t c = 0; c < TB_ARRAY_LEN(Ns); c++) {
+                int M = Ms[a], K = Ks[b], N = Ns[c];
+                tb_q8_matrix q;
+                tb_q8_pack(&q, w, N, K);
+                int kp = q.k_pad, k4n = kp / 4;
+                cr_assert_eq(tb_q8_select("amx"), 0);
+                tb_q8_quantize_rows(x, K, M, K, xq, kp, sx);
+                /* sub-ranges: all, then rows from 3 and outputs from 16 */
+                for (int sub = 0; sub < 2; sub++) {
+                    int m0 = sub ? TB_MIN(3, M - 1) : 0, n0 = sub && N > 16 ? 16 : 0;
+                    for (size_t i = 0; i < TB_ARRAY_LEN(ya); i++)
+                        ya[i] = yv[i] = -999.0f;
+                    cr_assert_eq(tb_q8_select("amx"), 0);
+                    tb_q8_gemm(xq, sx, m0, M, &q, n0, N, bias, ya, N);
+                    cr_assert_eq(tb_q8_select("avx512vnni"), 0);
+                    tb_q8_gemm(xq, sx, m0, M, &q, n0, N, bias, yv, N);
+                    for (int i = 0; i < M; i++)
+                        for (int j = 0; j < N; j++) {
+                            float got = ya[i * N + j];
+                            if (i < m0 || j < n0) {
+                                cr_assert_eq(got, -999.0f, "M%d K%d N%d: wrote outside [%d][%d]",
+                                             M, K, N, i, j);
+                                continue;
+                            }
+                            int32_t acc = 0;
+                            for (int t = 0; t < K; t++) {
+                                int xv = (int8_t)(xq[i * kp + t] ^ (int8_t)0x80);
+                                int wv = q.w[(size_t)(j / 16) * (size_t)k4n * 64 +
+                                             (size_t)(t / 4) * 64 + (size_t)(j % 16) * 4 +
+                                             (size_t)(t % 4)];
+                                acc += xv * wv;
+                            }
+                            float want = sx[i] * q.scale[j] * (float)acc + bias[j];
+                            cr_assert_float_eq(got, want, 1e-4f * (1 + fabsf(want)),
+                                               "M%d K%d N%d sub%d: y[%d][%d] = %f, want %f", M,
+                                               K, N, sub, i, j, got, want);
+                            cr_assert_eq(got, yv[i * N + j], "M%d K%d N%d: amx %f vs vnni %f", M,
+                                         K, N, got, yv[i * N + j]);
+                        }
+                    cases++;
+                }
+                tb_q8_free(&q);
+            }
+    cr_assert_eq(cases, (int)(TB_ARRAY_LEN(Ms) * TB_ARRAY_LEN(Ks) * TB_ARRAY_LEN(Ns)) * 2);
+    tb_q8_select(getenv("TASTEBUD_Q8_KERNEL") ? getenv("TASTEBUD_Q8_KERNEL") : "avx512vnni");
+}
+
+/* A whole int8 model gives the same vectors with the AMX kernel as with
+ * avx512vnni (exact integer products; the epilogue is shared), with one
+ * and two threads. */
+Test(bert, int8_amx_same_as_vnni)
+{
+    if (tb_q8_select("amx") < 0)
+        cr_skip_test("no AMX-INT8 on this CPU (or the kernel refused the tile state)");
+    load_fixture("tests/fixtures/bert-tiny");
+    const int32_t *rows[MAXROWS];
+    for (int r = 0; r < fx.n; r++)
+        rows[r] = fx.ids[r];
+    static float ref[MAXROWS * 32], out[MAXROWS * 32];
+    tb_err err = {0};
+    for (int threads = 1; threads <= 2; threads++) {
+        cr_assert_eq(tb_q8_select("avx512vnni"), 0);
+        tb_model *m = open_model("tests/fixtures/bert-tiny", TB_BERT_INT8, threads, 32);
+        cr_assert_eq(tb_bert_embed_ids(m, rows, fx.len, (size_t)fx.n, ref, &err), 0);
+        m->ops->close(m);
+        cr_assert_eq(tb_q8_select("amx"), 0);
+        m = open_model("tests/fixtures/bert-tiny", TB_BERT_INT8, threads, 32);
+        cr_assert_eq(tb_bert_embed_ids(m, rows, fx.len, (size_t)fx.n, out, &err), 0);
+        m->ops->close(m);
+        for (int i = 0; i < fx.n * 32; i++)
+            cr_assert(fabsf(out[i] - ref[i]) < 1e-6f, "%d threads: [%d] %g vs %g", threads, i,
+                      out[i], ref[i]);
+    }
+    tb_q8_select(getenv("TASTEBUD_Q8_KERNEL") ? getenv("TASTEBUD_Q8_KERNEL") : "amx");
+}
+
+/* The AVX-512 element-wise kernels against the vecmath.h versions, for
+ * every length from 0 to 80 (all 16-lane tails) and a long row: the
+ * quantiser byte for byte with the same scale, GELU and softmax to 2e-6. */
+Test(bert, vecmath512_matches_vecmath)
+{
+    if (!tb_vm512_available())
+        cr_skip_test("no AVX-512 on this CPU");
+    enum { MAXN = 1536 };
+    static float src[MAXN], a[MAXN], b[MAXN];
+    static int8_t qa[MAXN + 64], qb[MAXN + 64];
+    tb_rng rng;
+    tb_rng_seed(&rng, 21);
+    for (int i = 0; i < MAXN; i++)
+        src[i] = (float)tb_rng_normal(&rng) * (i % 7 == 0 ? 6.0f : 1.5f);
+    src[3] = 0.0f;
+    src[5] = -20.0f;
+    src[9] = 30.0f;
+    int lens[82];
+    for (int n = 0; n <= 80; n++)
+        lens[n] = n;
+    lens[81] = MAXN;
+    for (size_t t = 0; t < TB_ARRAY_LEN(lens); t++) {
+        int n = lens[t];
+        memcpy(a, src, sizeof a);
+        memcpy(b, src, sizeof b);
+        tb_vm_gelu(a, (size_t)n);
+        tb_vm512_gelu(b, (size_t)n);
+        for (int i = 0; i < MAXN; i++)
+            cr_assert(fabsf(a[i] - b[i]) <= 2e-6f * (1 + fabsf(a[i])), "gelu n=%d [%d]: %g vs %g",
+                      n, i, b[i], a[i]);
+        memcpy(a, src, sizeof a);
+        memcpy(b, src, sizeof b);
+        tb_vm_softmax(a, (size_t)n, 0.3f);
+        tb_vm512_softmax(b, (size_t)n, 0.3f);
+        for (int i = 0; i < MAXN; i++)
+            cr_assert(fabsf(a[i] - b[i]) <= 2e-6f * (1 + fabsf(a[i])),
+                      "softmax n=%d [%d]: %g vs %g", n, i, b[i], a[i]);
+        for (int flip = 0; flip <= 1; flip++) {
+            int8_t fl = flip ? (int8_t)0x80 : 0;
+            int kp = (n + 3) / 4 * 4;
+            memset(qa, 0x55, sizeof qa);
+            memset(qb, 0x55, sizeof qb);
+            float sa = tb_vm_absmax(src, (size_t)n) / 127.0f, sb = -1;
+            tb_vm_quantize(src, (size_t)n, sa > 0 ? 1.0f / sa : 0.0f, qa, fl);
+            for (int c = n; c < kp; c++)
+                qa[c] = fl;
+            tb_vm512_quantize_rows(src, n, 1, n, qb, kp, &sb, fl);
+            cr_assert_eq(sa, sb, "n=%d: scale %g vs %g", n, sb, sa);
+            cr_assert(memcmp(qa, qb, sizeof qa) == 0, "quantize n=%d flip=%d differs", n, flip);
+        }
+    }
+    /* several rows with a stride: each row as on its own */
+    float sx[3];
+    tb_vm512_quantize_rows(src, 100, 3, 77, qb, 80, sx, 0);
+    for (int r = 0; r < 3; r++) {
+        float s = tb_vm_absmax(src + 100 * r, 77) / 127.0f;
+        cr_assert_eq(sx[r], s);
+        tb_vm_quantize(src + 100 * r, 77, 1.0f / s, qa, 0);
+        cr_assert(memcmp(qa, qb + 80 * r, 77) == 0, "row %d", r);
+        for (int c = 77; c < 80; c++)
+            cr_assert_eq(qb[80 * r + c], 0);
+    }
+}
+
+/* Every fp32 kernel the CPU has against a double-precision product, over
+ * sizes that leave every kind of tail: rows around the 8-row tile, outputs
+ * that end inside a 16-wide vector or leave one or two vectors of the
+ * 48-wide strip, K below, at and across the 128 block, with and without
+ * bias, padded row strides, and row/column sub-ranges as the threaded
+ * layers ask for. Nothing outside the asked range may be written. */
+Test(bert, f32_kernels_match_reference)
+{
+    static const int Ms[] = {1, 7, 8, 9, 17, 64};
+    static const int Ks[] = {1, 5, 32, 127, 128, 129, 300};
+    static const int Ns[] = {1, 15, 16, 17, 33, 48, 49, 64, 100};
+    enum { MAXM = 64, MAXK = 300, MAXN = 100, LDX = MAXK + 3, LDY = MAXN + 5 };
+    static float w[MAXN * MAXK], x[MAXM * LDX], bias[MAXN], y[MAXM * LDY];
+    tb_rng rng;
+    tb_rng_seed(&rng, 31);
+    for (int i = 0; i < MAXN * MAXK; i++)
+        w[i] = (float)tb_rng_normal(&rng);
+    for (int i = 0; i < MAXM * LDX; i++)
+        x[i] = (float)tb_rng_normal(&rng);
+    for (int i = 0; i < MAXN; i++)
+        bias[i] = (float)tb_rng_normal(&rng);
+    const char *names[] = {"avx512", "avx2"};
+    int tried = 0;
+    for (size_t kk = 0; kk < TB_ARRAY_LEN(names); kk++) {
+        if (tb_f32_select(names[kk]) < 0)
+            continue;
+        tried++;
+        for (size_t a = 0; a < TB_ARRAY_LEN(Ms); a++)
+            for (size_t b = 0; b < TB_ARRAY_LEN(Ks); b++)
+                for (size_t c = 0; c < TB_ARRAY_LEN(Ns); c++) {
+                    int M = Ms[a], K = Ks[b], N = Ns[c];
+                    tb_f32_matrix p;
+                    tb_f32_pack(&p, w, N, K);
+                    for (int sub = 0; sub < 2; sub++) {
+                        int m0 = sub ? M / 3 : 0, n0 = sub && N > 16 ? 16 : 0;
+                        const float *bb = sub ? NULL : bias;
+                        for (size_t i = 0; i < TB_ARRAY_LEN(y); i++)
+                            y[i] = -999.0f;
+                        tb_f32_gemm(x, LDX, m0, M, &p, n0, N, bb, y, LDY);
+                        for (int i = 0; i < MAXM; i++)
+                            for (int j = 0; j < LDY; j++) {
+                                float got = y[i * LDY + j];
+                                if (i < m0 || i >= M || j < n0 || j >= N) {
+                                    cr_assert_eq(got, -999.0f,
+                                                 "%s M%d K%d N%d: wrote y[%d][%d]", names[kk],
+                                                 M, K, N, i, j);
+                                    continue;
+                                }
+                                double want = bb ? bb[j] : 0, mag = fabs(want);
+                                for (int t = 0; t < K; t++) {
+                                    want += (double)x[i * LDX + t] * w[j * K + t];
+                                    mag += fabs((double)x[i * LDX + t] * w[j * K + t]);
+                                }
+                                cr_assert(fabs(got - want) <= 1e-6 * mag + 1e-6,
+                                          "%s M%d K%d N%d sub%d: y[%d][%d] = %.7g, want %.7g",
+                                          names[kk], M, K, N, sub, i, j, got, want);
+                            }
+                    }
+                    tb_f32_free(&p);
+                }
+    }
+    if (tb_f32_available())
+        cr_assert(tried >= 1);
+    if (tb_f32_select("avx512") < 0)
+        tb_f32_select("avx2");
 }

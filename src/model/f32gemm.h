@@ -8,7 +8,7 @@
  * into [n_pad/16][k][16] (16 outputs side by side for every input), and the
  * kernels broadcast x and multiply-add whole 16-float rows of W:
  *
- *   avx512  8 rows x 32 outputs per tile (16 zmm accumulators), K blocked by 256
+ *   avx512  8 rows x 48 outputs per tile (24 zmm accumulators), K blocked by 128
  *   avx2    4 rows x 16 outputs per tile (8 ymm accumulators)
  *
  * On CPUs with neither (ARM, old x86) tb_f32_available() is false and the
@@ -18,6 +18,7 @@
 #define TB_F32GEMM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct tb_f32_matrix {
     int n, k;      /* logical shape of W */
@@ -29,6 +30,13 @@ typedef struct tb_f32_matrix {
 bool tb_f32_available(void);
 /* The kernel in use ("avx512", "avx2", or "none"). */
 const char *tb_f32_kernel(void);
+/* nfloats floats (not zeroed) aligned to a 64-byte cache line, so 16-float
+ * rows of packed weights and of activations never straddle two lines.
+ * Aborts on out-of-memory like tb_malloc; free with free(). */
+float *tb_f32_alloc(size_t nfloats);
+/* Force a kernel by name ("avx512", "avx2"; tests). Returns 0, or -1 when
+ * the CPU lacks it. Not to be called while another thread multiplies. */
+int tb_f32_select(const char *name);
 void tb_f32_pack(tb_f32_matrix *p, const float *w, int n, int k);
 /* Pack into caller memory (n rounded up to 16, times k floats), without
  * allocating: p->w = dst. W [n][k] has row stride ldw; with transposed set,

@@ -6,6 +6,9 @@
  * float epilogue y = sx * sw * acc + b. The packing is shared, so the kernel
  * can be switched at any time (tests compare all of them on one matrix).
  *
+ * amx: see the comment above gemm_amx (AMX tiles, the same unsigned-x form
+ * and epilogue as avx512vnni, so the two give identical results).
+ *
  * avx512vnni: vpdpbusd multiplies unsigned bytes by signed bytes. The
  * activations are signed, so the quantiser stores them with the sign bit
  * flipped (x ^ 0x80 = x + 128 as an unsigned byte) when this kernel is in
@@ -32,6 +35,7 @@
 #include <string.h>
 
 #include "model/vecmath.h"
+#include "model/vecmath512.h"
 #include "util/util.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -176,6 +180,10 @@ void tb_q8_quantize_rows(const float *x, int ldx, int m, int k, int8_t *xq, int 
 {
     int8_t flip = kernel_flip();
 #ifdef TB_Q8_X86
+    if (tb_vm512_available()) {
+        tb_vm512_quantize_rows(x, ldx, m, k, xq, k_pad, sx, flip);
+        return;
+    }
     static atomic_int has_avx2 = -1;
     int h = atomic_load(&has_avx2);
     if (h < 0) {
@@ -393,7 +401,166 @@ static TB_VNNI void gemm_vnni(const int8_t *xq, const float *sx, int m0, int m1,
         }
     }
 }
+
+/* ---------------------------------------------------------------- amx */
+
+/* AMX-INT8 (Sapphire Rapids and later). A tile holds 16 rows of 64 bytes;
+ * tdpbusd multiplies a 16 x 64 tile of unsigned activations by a 16 x 64
+ * tile of weights laid out as 16 groups of 4 k for each of 16 outputs --
+ * which is exactly one 1 KiB stretch of the packed layout (16 consecutive
+ * k4 groups of a 16-output block) -- and adds into 16 x 16 int32. The
+ * kernel uses the same unsigned-x form as avx512vnni (so the two share the
+ * quantiser's output and the wsum correction) and a 32 x 32 block: tiles
+ * 0-3 accumulate, 4-5 hold two row tiles of x, 6-7 two column tiles of W.
+ *
+ * K is done by tiles in steps of 64; the rest of k_pad (k_pad is only a
+ * multiple of 4) is added with vpdpbusd in the epilogue, row by row, after
+ * the accumulators are stored to a 4 KiB buffer. Rows past m1 are never
+ * read: the last row block runs with a tile configuration of fewer rows.
+ * Columns past n1 read the zero padding of the packed weights and are not
+ * stored. The kernel loads its configuration on entry and releases the
+ * tiles on return, so no tile state outlives a call.
+ *
+ * Linux only hands out the 8 KiB tile register state to a process that asks
+ * (arch_prctl ARCH_REQ_XCOMP_PERM); cpu_has asks once, and any failure --
+ * old kernel, no permission, sigaltstack too small -- leaves the VNNI
+ * kernel in charge. */
+#if defined(__linux__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define TB_Q8_AMX 1
+#endif
 #endif /* TB_Q8_X86 */
+
+#ifdef TB_Q8_AMX
+#define TB_AMX                                                                            \
+    __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,amx-tile,amx-int8")))
+
+struct amx_cfg {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+};
+
+static TB_AMX void amx_configure(int r0, int r1)
+{
+    struct amx_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    /* tiles 0, 1: rows of the first row tile; 2, 3: of the second */
+    for (int t = 0; t < 8; t++) {
+        int rows = t == 0 || t == 1 || t == 4 ? r0 : t == 2 || t == 3 || t == 5 ? r1 : 16;
+        if (rows > 0) {
+            cfg.rows[t] = (uint8_t)rows;
+            cfg.colsb[t] = 64;
+        }
+    }
+    _tile_loadconfig(&cfg);
+}
+
+/* The epilogue for one stored 16 x 16 accumulator tile: add the k tail,
+ * scale, bias, store. */
+static inline TB_AMX void amx_finish(const int32_t *acc, int rows, const int8_t *xq, int kp,
+                                     int k64, const float *sx, const int8_t *wblk,
+                                     const tb_q8_matrix *q, int j, int cnt, const float *bias,
+                                     float *y, int ldy)
+{
+    const int k4n = kp / 4;
+    for (int r = 0; r < rows; r++) {
+        __m512i a = _mm512_loadu_si512((const void *)(acc + 16 * r));
+        const int8_t *xr = xq + (size_t)r * (size_t)kp;
+        for (int k4 = k64 / 4; k4 < k4n; k4++) {
+            int32_t v;
+            memcpy(&v, xr + 4 * k4, 4);
+            a = _mm512_dpbusd_epi32(a, _mm512_set1_epi32(v),
+                                    _mm512_loadu_si512((const void *)(wblk + (size_t)k4 * 64)));
+        }
+        vnni_store(y + (size_t)r * (size_t)ldy, sx[r], q, j, cnt, bias, a);
+    }
+}
+
+static TB_AMX void gemm_amx(const int8_t *xq, const float *sx, int m0, int m1,
+                            const tb_q8_matrix *q, int n0, int n1, const float *bias, float *y,
+                            int ldy)
+{
+    const int kp = q->k_pad, k4n = kp / 4, k64 = kp / 64 * 64;
+    const size_t ld = (size_t)kp;
+    _Alignas(64) int32_t buf[4][256];
+    int cur0 = -1, cur1 = -1;
+    for (int i = m0; i < m1; i += 32) {
+        int r0 = TB_MIN(16, m1 - i), r1 = TB_MAX(0, TB_MIN(16, m1 - i - 16));
+        if (r0 != cur0 || r1 != cur1) {
+            amx_configure(r0, r1);
+            cur0 = r0;
+            cur1 = r1;
+        }
+        const int8_t *x0 = xq + (size_t)i * ld, *x1 = x0 + 16 * ld;
+        for (int j = n0; j < n1; j += 32) {
+            const int8_t *w0 = q->w + (size_t)(j / 16) * (size_t)k4n * 64;
+            int two = j + 16 < n1;
+            const int8_t *w1 = w0 + (size_t)k4n * 64;
+            _tile_zero(0);
+            _tile_zero(1);
+            if (r1) {
+                _tile_zero(2);
+                _tile_zero(3);
+            }
+            for (int kb = 0; kb < k64; kb += 64) {
+                _tile_loadd(4, x0 + kb, (long)ld);
+                _tile_loadd(6, w0 + (size_t)kb * 16, 64);
+                _tile_dpbusd(0, 4, 6);
+                if (two) {
+                    _tile_loadd(7, w1 + (size_t)kb * 16, 64);
+                    _tile_dpbusd(1, 4, 7);
+                }
+                if (r1) {
+                    _tile_loadd(5, x1 + kb, (long)ld);
+                    _tile_dpbusd(2, 5, 6);
+                    if (two)
+                        _tile_dpbusd(3, 5, 7);
+                }
+            }
+            int c0 = TB_MIN(16, n1 - j), c1 = two ? TB_MIN(16, n1 - j - 16) : 0;
+            _tile_stored(0, buf[0], 64);
+            amx_finish(buf[0], r0, x0, kp, k64, sx + i, w0, q, j, c0, bias,
+                       y + (size_t)i * (size_t)ldy, ldy);
+            if (two) {
+                _tile_stored(1, buf[1], 64);
+                amx_finish(buf[1], r0, x0, kp, k64, sx + i, w1, q, j + 16, c1, bias,
+                           y + (size_t)i * (size_t)ldy, ldy);
+            }
+            if (r1) {
+                _tile_stored(2, buf[2], 64);
+                amx_finish(buf[2], r1, x1, kp, k64, sx + i + 16, w0, q, j, c0, bias,
+                           y + (size_t)(i + 16) * (size_t)ldy, ldy);
+                if (two) {
+                    _tile_stored(3, buf[3], 64);
+                    amx_finish(buf[3], r1, x1, kp, k64, sx + i + 16, w1, q, j + 16, c1, bias,
+                               y + (size_t)(i + 16) * (size_t)ldy, ldy);
+                }
+            }
+        }
+    }
+    _tile_release();
+}
+
+/* CPUID says AMX-TILE and AMX-INT8, and the kernel grants the tile state. */
+static int amx_usable(void)
+{
+    static atomic_int state = -1;
+    int st = atomic_load(&state);
+    if (st >= 0)
+        return st;
+    unsigned a, b, c, d;
+    int ok = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 24)) && (d & (1u << 25));
+    /* ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 */
+    if (ok)
+        ok = syscall(SYS_arch_prctl, 0x1023, 18) == 0;
+    atomic_store(&state, ok);
+    return ok;
+}
+#endif /* TB_Q8_AMX */
 
 /* ---------------------------------------------------------------- dispatch */
 
@@ -404,6 +571,9 @@ struct q8_kernel {
 };
 
 static const struct q8_kernel kernels[] = {
+#ifdef TB_Q8_AMX
+    {"amx", gemm_amx, (int8_t)0x80},
+#endif
 #ifdef TB_Q8_X86
     {"avx512vnni", gemm_vnni, (int8_t)0x80},
     {"avx2", gemm_avx2, 0},
@@ -417,6 +587,10 @@ static int cpu_has(const char *name)
 {
 #ifdef TB_Q8_X86
     __builtin_cpu_init();
+#ifdef TB_Q8_AMX
+    if (strcmp(name, "amx") == 0)
+        return cpu_has("avx512vnni") && amx_usable();
+#endif
     if (strcmp(name, "avx512vnni") == 0)
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");

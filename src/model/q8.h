@@ -13,6 +13,8 @@
  * one 64-byte load gives 16 outputs x 4 inputs -- the operand shape of the
  * AVX-512 VNNI instruction vpdpbusd (and two AVX2 registers). Kernels:
  *
+ *   amx         x86-64 with AMX-INT8 (tdpbusd: 16 x 16 x 64 MACs per instruction),
+ *               where the OS grants the tile state; see q8.c
  *   avx512vnni  x86-64 with AVX-512 VNNI (vpdpbusd: 64 MACs per instruction)
  *   avx2        x86-64 with AVX2 (pmaddubsw + pmaddwd, sign trick, exact)
  *   generic     portable C the compiler vectorises (ARM, old x86)
@@ -39,7 +41,8 @@ void tb_q8_free(tb_q8_matrix *q);
 
 /* Quantise m rows of x (row stride ldx floats, k used) into xq (row stride
  * k_pad bytes, the tail zeroed) and their scales into sx[m]. The bytes are
- * in the form the current kernel reads (for avx512vnni, x + 128 unsigned),
+ * in the form the current kernel reads (for amx and avx512vnni, x + 128
+ * unsigned),
  * so quantise after tb_q8_select, not before. */
 void tb_q8_quantize_rows(const float *x, int ldx, int m, int k, int8_t *xq, int k_pad,
                          float *sx);
@@ -50,7 +53,7 @@ void tb_q8_quantize_rows(const float *x, int ldx, int m, int k, int8_t *xq, int 
 void tb_q8_gemm(const int8_t *xq, const float *sx, int m0, int m1, const tb_q8_matrix *q,
                 int n0, int n1, const float *bias, float *y, int ldy);
 
-/* The kernel in use ("avx512vnni", "avx2", "generic"). */
+/* The kernel in use ("amx", "avx512vnni", "avx2", "generic"). */
 const char *tb_q8_kernel(void);
 /* Force a kernel by name (tests). Returns 0, or -1 when the CPU lacks it. */
 int tb_q8_select(const char *name);
