@@ -219,6 +219,36 @@ static void top10(const float *s, const int *rel, size_t n, double *p10, double 
     *hit = hits > 0;
 }
 
+/* Record one reader's (user's) ranking in out: P@10, nDCG@10, AUC and
+ * HitRate@10 into its per-unit row (room must exist) and the running sums. */
+static void add_unit(struct tb_eval_metrics *out, const float *sc, const int *rel, size_t n)
+{
+    double p10, nd, hit;
+    top10(sc, rel, n, &p10, &nd, &hit);
+    double *u = out->unit + out->n * 4;
+    u[0] = p10;
+    u[1] = nd;
+    u[2] = tb_eval_auc(sc, rel, n);
+    u[3] = hit;
+    out->p10 += p10;
+    out->ndcg10 += nd;
+    out->hit10 += hit;
+    out->auc += u[2];
+    out->n++;
+}
+
+/* Turn the running sums into means and record the elapsed time. */
+static void finish_means(struct tb_eval_metrics *out, double t0)
+{
+    if (out->n) {
+        out->p10 /= (double)out->n;
+        out->ndcg10 /= (double)out->n;
+        out->hit10 /= (double)out->n;
+        out->auc /= (double)out->n;
+    }
+    out->ms = (tb_mono() - t0) * 1000;
+}
+
 /* Score candidates cand (nc x dim) for a history; pos/neg are row lists. */
 struct history {
     const float *x;       /* item matrix */
@@ -365,28 +395,10 @@ int tb_eval_readers(const float *x, const int *label, size_t n, size_t dim,
         }
         struct history h = {x, dim, hist, nh, NULL, 0, NULL, mean};
         rc = score_history(&h, m, cand, np, cbuf, sc, &mrng, err);
-        if (rc == 0) {
-            double p10, nd, hit;
-            top10(sc, rel, np, &p10, &nd, &hit);
-            double *u = out->unit + out->n * 4;
-            u[0] = p10;
-            u[1] = nd;
-            u[2] = tb_eval_auc(sc, rel, np);
-            u[3] = hit;
-            out->p10 += p10;
-            out->ndcg10 += nd;
-            out->hit10 += hit;
-            out->auc += u[2];
-            out->n++;
-        }
+        if (rc == 0)
+            add_unit(out, sc, rel, np);
     }
-    if (out->n) {
-        out->p10 /= (double)out->n;
-        out->ndcg10 /= (double)out->n;
-        out->hit10 /= (double)out->n;
-        out->auc /= (double)out->n;
-    }
-    out->ms = (tb_mono() - t0) * 1000;
+    finish_means(out, t0);
     free(perm);
     free(hist);
     free(cand);
@@ -491,31 +503,14 @@ int tb_eval_ratings(const float *x, size_t nitems, size_t dim, const struct tb_r
         struct history h = {x, dim, pos, np, neg, nn, pop, mean};
         rc = score_history(&h, m, cand, nc, cbuf, sc, &mrng, err);
         if (rc == 0) {
-            double p10, nd, hit;
-            top10(sc, rel, nc, &p10, &nd, &hit);
             if (out->n == cap) {
                 cap *= 2;
                 out->unit = tb_realloc(out->unit, cap * 4 * sizeof(double));
             }
-            double *u = out->unit + out->n * 4;
-            u[0] = p10;
-            u[1] = nd;
-            u[2] = tb_eval_auc(sc, rel, nc);
-            u[3] = hit;
-            out->p10 += p10;
-            out->ndcg10 += nd;
-            out->hit10 += hit;
-            out->auc += u[2];
-            out->n++;
+            add_unit(out, sc, rel, nc);
         }
     }
-    if (out->n) {
-        out->p10 /= (double)out->n;
-        out->ndcg10 /= (double)out->n;
-        out->hit10 /= (double)out->n;
-        out->auc /= (double)out->n;
-    }
-    out->ms = (tb_mono() - t0) * 1000;
+    finish_means(out, t0);
     free(r);
     free(hidden);
     free(pop);
