@@ -37,6 +37,47 @@ static void usage(void)
            "forget-common  drop a learned common component\n");
 }
 
+/* For an int8 model: how close its vectors are to the fp32 ones, on a fixed
+ * sample of sentences, so a user can judge the quantisation before using it. */
+static int report_int8(tb_cli *cli, tb_model *q, const char *override)
+{
+    static const char *sample[] = {
+        "The central bank raised interest rates by a quarter point.",
+        "A new species of frog was found in the rainforest.",
+        "How do I bake sourdough bread at home?",
+        "The team won the championship after extra time.",
+        "Researchers released an open-source compiler for GPUs.",
+        "Heavy rain is expected across the region this weekend.",
+        "The museum reopens with an exhibition of early photography.",
+        "Tips for running your first marathon",
+    };
+    size_t n = TB_ARRAY_LEN(sample), dim = tb_model_dim(q);
+    const char *name = override && *override ? override : tb_config_get(cli->conf, "model");
+    tb_model_opts o = {.quantize = "none", .threads = (int)tb_config_int(cli->conf, "threads", 0)};
+    tb_err err = {0};
+    tb_model *f = tb_model_open_opts(name, cli->data_dir, &o, &err);
+    if (!f)
+        return tb_cli_fail_err(cli, &err);
+    float *a = tb_malloc(n * dim * sizeof *a), *b = tb_malloc(n * dim * sizeof *b);
+    int rc = 0;
+    if (tb_model_embed(q, sample, n, a, &err) != 0 || tb_model_embed(f, sample, n, b, &err) != 0) {
+        rc = tb_cli_fail_err(cli, &err);
+    } else {
+        double lo = 1, sum = 0;
+        for (size_t i = 0; i < n; i++) {
+            double c = tb_dot(a + i * dim, b + i * dim, dim);
+            lo = c < lo ? c : lo;
+            sum += c;
+        }
+        printf("int8 vs fp32:  cosine min %.6f, mean %.6f on %zu sample sentences\n", lo,
+               sum / (double)n, n);
+    }
+    free(a);
+    free(b);
+    tb_model_close(f);
+    return rc;
+}
+
 static void import_progress(void *ctx, size_t done, size_t total)
 {
     tb_cli_progress("import", done, total, *(double *)ctx);
@@ -171,6 +212,8 @@ TB_COMMAND(model, "list, inspect and import embedding models")
         char *d = tb_model_describe(m);
         fputs(d, stdout);
         free(d);
+        if (tb_str_starts(tb_model_id(m), "bert-int8:"))
+            return report_int8(cli, m, nargs ? args[0] : model);
         return 0;
     }
     if (!strcmp(sub, "import-glove")) {

@@ -74,6 +74,7 @@ static void usage(FILE *out)
             "DIR/tastebud.conf)\n"
             "      --set KEY=VALUE  override one setting (see `tastebud config`)\n"
             "      --log-level L    debug, info, warn or error\n"
+            "      --quantize MODE  transformer weights: none or int8 (= --set quantize=MODE)\n"
             "  -v, --verbose        same as --log-level debug\n"
             "  -q, --quiet          same as --log-level warn\n"
             "  -V, --version        print the version\n"
@@ -169,6 +170,7 @@ int main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},
         {"set", required_argument, NULL, 's'},
         {"log-level", required_argument, NULL, 'l'},
+        {"quantize", required_argument, NULL, 'Q'},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
         {"version", no_argument, NULL, 'V'},
@@ -178,7 +180,8 @@ int main(int argc, char **argv)
     tb_cli cli = {.cmd = "", .conf = tb_config_new()};
     const char *data_dir_flag = NULL, *config_path = NULL, *level_flag = NULL;
     char **sets = tb_calloc((size_t)argc + 1, sizeof *sets);
-    size_t nsets = 0;
+    char **owned = tb_calloc((size_t)argc + 1, sizeof *owned); /* sets we allocated */
+    size_t nsets = 0, nowned = 0;
     int c, rc = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "+d:c:vqVh", opts, NULL)) != -1) {
@@ -187,6 +190,7 @@ int main(int argc, char **argv)
         case 'c': config_path = optarg; break;
         case 's': sets[nsets++] = optarg; break;
         case 'l': level_flag = optarg; break;
+        case 'Q': sets[nsets++] = tb_asprintf("quantize=%s", optarg); owned[nowned++] = sets[nsets - 1]; break;
         case 'v': level_flag = "debug"; break;
         case 'q': level_flag = "warn"; break;
         case 'V': printf("tastebud %s\n", TB_VERSION); rc = 0; goto out;
@@ -276,6 +280,9 @@ out:
         tb_model_close(cli.model);
     tb_store_close(cli.store);
     tb_config_free(cli.conf);
+    for (size_t i = 0; i < nowned; i++)
+        free(owned[i]);
+    free(owned);
     free(sets);
     return rc;
 }

@@ -31,6 +31,12 @@ test_pull_then_embed() {
     run "$TB" -d "$TB_DATA" --set model=test-org--bert-tiny --set quantize=int8 embed --json "hello world"
     assert_rc 0
     assert_out_contains '"model":"bert-int8:'
+    run "$TB" -d "$TB_DATA" --quantize int8 model info test-org--bert-tiny
+    assert_rc 0
+    assert_out_contains "int8 vs fp32:  cosine min"
+    cmin=$(echo "$OUT" | sed -n 's/^int8 vs fp32:  cosine min \([0-9.]*\),.*/\1/p')
+    awk -v c="$cmin" 'BEGIN { exit !(c >= 0.99 && c <= 1.000001) }' ||
+        fail "int8 cosine to fp32 should be in [0.99, 1], got '$cmin'"
     run "$TB" -d "$TB_DATA" --set model=test-org--bert-tiny --set quantize=int4 embed "x"
     assert_rc 1
     assert_err_contains "expected none or int8"
