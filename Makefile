@@ -123,7 +123,7 @@ unit: $(BUILD)/tests/unit
 
 cli-test: $(BIN)
 	@mkdir -p $(BUILD)
-	set -o pipefail; tests/cli/run.sh $(BIN) 2>&1 | tee $(BUILD)/cli.log
+	set -o pipefail; scripts/with-pg tests/cli/run.sh $(BIN) 2>&1 | tee $(BUILD)/cli.log
 
 test: deps-test
 	$(MAKE) --no-print-directory all

@@ -8,7 +8,7 @@ start_hub() {
     cp -r "$ROOT/tests/fixtures/bert-tiny" "$TB_DATA/hub/test-org/bert-tiny"
     python3 "$ROOT/tests/hub_server.py" "$TB_DATA/hub" "$TB_DATA/port" "$TB_DATA/hub.log" &
     HUB_PID=$!
-    trap 'kill $HUB_PID 2>/dev/null' EXIT
+    trap 'kill $HUB_PID 2>/dev/null || true' EXIT
     for _ in $(seq 50); do [ -s "$TB_DATA/port" ] && break; sleep 0.1; done
     [ -s "$TB_DATA/port" ] || fail "hub stand-in did not start"
     ENDPOINT="http://127.0.0.1:$(cat "$TB_DATA/port")"
