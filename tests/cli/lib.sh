@@ -42,3 +42,24 @@ assert_eq() {
 
 # skip REASON: mark the current test skipped (counted, not failed).
 skip() { echo "    SKIP: $*"; return 77; }
+
+# make_tiny_catalogue DIR: a 4-d GloVe model of two topics (pets, food)
+# imported as DIR/models/tiny, and DIR/cat.jsonl with 20 items of each
+# (ids p1..p20 and f1..f20), so recommendation tests need no download.
+make_tiny_catalogue() {
+    cat >"$1/g.txt" <<'G'
+the 0.1 0.2 0.3 0.4
+cat 1 0 0 0
+dog 0.9 0.1 0 0
+kitten 0.95 0 0.05 0
+sandwich 0 0 1 0
+burger 0 0 0.9 0.1
+pizza 0 0.1 0.9 0
+G
+    "$TB" --data-dir "$1" model import-glove "$1/g.txt" "$1/models/tiny" >/dev/null || return 1
+    : >"$1/cat.jsonl"
+    for i in $(seq 1 20); do
+        printf '{"id": "p%d", "title": "cat dog %d", "text": "kitten"}\n' "$i" "$i" >>"$1/cat.jsonl"
+        printf '{"id": "f%d", "title": "burger pizza %d", "text": "sandwich"}\n' "$i" "$i" >>"$1/cat.jsonl"
+    done
+}

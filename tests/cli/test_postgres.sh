@@ -11,21 +11,7 @@ pg_setup() {
     trap 'psql -q "$TB_TEST_PG_URL" -c "DROP SCHEMA '"$schema"' CASCADE" >/dev/null 2>&1 || true' EXIT
     case "$TB_TEST_PG_URL" in *\?*) sep='&' ;; *) sep='?' ;; esac
     export TASTEBUD_DATABASE="${TB_TEST_PG_URL}${sep}options=-csearch_path%3D$schema"
-    cat >"$TB_DATA/g.txt" <<'G'
-the 0.1 0.2 0.3 0.4
-cat 1 0 0 0
-dog 0.9 0.1 0 0
-kitten 0.95 0 0.05 0
-sandwich 0 0 1 0
-burger 0 0 0.9 0.1
-pizza 0 0.1 0.9 0
-G
-    "$TB" --data-dir "$TB_DATA" model import-glove "$TB_DATA/g.txt" "$TB_DATA/models/tiny" >/dev/null || return 1
-    : >"$TB_DATA/cat.jsonl"
-    for i in $(seq 1 20); do
-        printf '{"id": "p%d", "title": "cat dog %d", "text": "kitten"}\n' "$i" "$i" >>"$TB_DATA/cat.jsonl"
-        printf '{"id": "f%d", "title": "burger pizza %d", "text": "sandwich"}\n' "$i" "$i" >>"$TB_DATA/cat.jsonl"
-    done
+    make_tiny_catalogue "$TB_DATA" || return 1
 }
 
 test_pg_catalogue_feedback_recommend() {
